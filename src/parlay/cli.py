@@ -1,0 +1,84 @@
+"""The ``parlay`` command: serve, worker, db upgrade, demo, user create."""
+
+from __future__ import annotations
+
+import asyncio
+
+import typer
+import uvicorn
+
+from parlay.db.migrate import upgrade
+from parlay.settings import Settings
+
+app = typer.Typer(help="Parlay: meeting scheduling and video inside chat rooms.", no_args_is_help=True)
+db_app = typer.Typer(help="Database commands.", no_args_is_help=True)
+user_app = typer.Typer(help="User accounts.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(user_app, name="user")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply pending migrations."""
+    settings = Settings()
+    upgrade(settings.resolved_database_url)
+    typer.echo("database is up to date")
+
+
+@app.command()
+def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Migrate, then serve the web app and API."""
+    from parlay.main import create_app
+
+    settings = Settings()
+    upgrade(settings.resolved_database_url)
+    settings.resolved_secret_key()
+    typer.echo(f"Parlay at http://{host}:{port}  (database: {settings.resolved_database_url})")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", proxy_headers=False)
+
+
+@app.command()
+def worker() -> None:
+    """Run the outbox worker on its own (for deployments with several app nodes)."""
+    from parlay.container import Container
+    from parlay.jobs.runner import run_loop
+
+    settings = Settings()
+    upgrade(settings.resolved_database_url)
+
+    async def _run() -> None:
+        container = Container.build(settings)
+        try:
+            await run_loop(container.ctx)
+        finally:
+            await container.ctx.db.dispose()
+
+    asyncio.run(_run())
+
+
+@app.command()
+def demo() -> None:
+    """Create the demo people (alice, bob, carol) and a room between alice and bob."""
+    from parlay.demo import DEMO_PASSWORD, seed_demo
+
+    settings = Settings()
+    upgrade(settings.resolved_database_url)
+    created = asyncio.run(seed_demo(settings))
+    for email in created:
+        typer.echo(f"  {email}  password: {DEMO_PASSWORD}")
+
+
+@user_app.command("create")
+def user_create(
+    email: str,
+    display_name: str = typer.Option(..., "--name"),
+    password: str = typer.Option(..., prompt=True, hide_input=True, confirmation_prompt=True),
+    time_zone: str = "UTC",
+) -> None:
+    """Create a user account."""
+    from parlay.demo import create_user
+
+    settings = Settings()
+    upgrade(settings.resolved_database_url)
+    asyncio.run(create_user(settings, email, password, display_name, time_zone))
+    typer.echo(f"created {email}")

@@ -1,0 +1,58 @@
+"""Composition root: builds the database, broker, hub and clock from Settings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import partial
+
+from parlay.db.session import Database
+from parlay.realtime.broker import Broker, MemoryBroker, RedisBroker
+from parlay.realtime.hub import Hub
+from parlay.services import events
+from parlay.services.context import Context
+from parlay.services.ratelimits import RateLimiter
+from parlay.settings import Settings
+
+
+def make_clock(settings: Settings) -> Callable[[], datetime]:
+    pinned = settings.now
+    if pinned is not None:
+        return lambda: pinned
+    return lambda: datetime.now(UTC)
+
+
+@dataclass
+class Container:
+    settings: Settings
+    ctx: Context
+    hub: Hub
+
+    @classmethod
+    def build(cls, settings: Settings) -> Container:
+        db = Database(settings.resolved_database_url)
+        broker: Broker = RedisBroker(settings.redis_url) if settings.redis_url else MemoryBroker()
+        ctx = Context(
+            db=db,
+            broker=broker,
+            clock=make_clock(settings),
+            base_url=settings.base_url.rstrip("/"),
+            session_days=settings.session_days,
+            limiter=RateLimiter(enabled=settings.rate_limits == "on"),
+        )
+        hub = Hub(
+            fetch_after=partial(events.fetch_after, db),
+            last_id=partial(events.last_event_id, db),
+            poll_seconds=settings.event_poll_seconds,
+        )
+        return cls(settings=settings, ctx=ctx, hub=hub)
+
+    async def start(self) -> None:
+        await self.hub.start()
+        await self.ctx.broker.start(self.hub.wake)
+
+    async def stop(self) -> None:
+        await self.ctx.broker.stop()
+        await self.hub.stop()
+        await self.ctx.db.dispose()

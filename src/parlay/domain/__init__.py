@@ -1,0 +1,1 @@
+"""Domain core: pure scheduling and messaging rules (no I/O, no clock, no framework)."""

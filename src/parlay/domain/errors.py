@@ -1,0 +1,144 @@
+"""The domain's error tree.
+
+Each error carries a stable machine ``code`` (part of the HTTP contract), a human ``message``
+and optionally the request ``field`` it is about.  ``kind`` says what sort of failure it is;
+the web layer maps kinds to HTTP statuses in one place (``parlay.web.errors``).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+ErrorKind = Literal[
+    "invalid",  # 422: the request is well-formed but its content is not acceptable
+    "bad_request",  # 400
+    "unauthenticated",  # 401
+    "forbidden",  # 403
+    "not_found",  # 404 (also used for things the caller may not see)
+    "conflict",  # 409
+    "too_large",  # 413
+    "rate_limited",  # 429
+]
+
+
+class DomainError(Exception):
+    kind: ClassVar[ErrorKind] = "invalid"
+    code: ClassVar[str] = "invalid"
+    default_message: ClassVar[str] = "The request is not valid."
+
+    def __init__(self, message: str | None = None, *, field: str | None = None) -> None:
+        self.message = message or self.default_message
+        self.field = field
+        super().__init__(self.message)
+
+
+# --- generic -------------------------------------------------------------------------------
+class InvalidInput(DomainError):
+    code = "invalid"
+
+
+class NotFound(DomainError):
+    kind = "not_found"
+    code = "not_found"
+    default_message = "Not found."
+
+
+class Forbidden(DomainError):
+    kind = "forbidden"
+    code = "forbidden"
+    default_message = "You may not do that."
+
+
+class Unauthenticated(DomainError):
+    kind = "unauthenticated"
+    code = "unauthenticated"
+    default_message = "Sign in first."
+
+
+class RateLimited(DomainError):
+    kind = "rate_limited"
+    code = "rate_limited"
+    default_message = "Too many attempts; try again later."
+
+    def __init__(self, retry_after: int, message: str | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+# --- accounts ------------------------------------------------------------------------------
+class EmailTaken(DomainError):
+    kind = "conflict"
+    code = "email_taken"
+    default_message = "An account with this email already exists."
+
+
+class BadCredentials(DomainError):
+    kind = "unauthenticated"
+    code = "bad_credentials"
+    default_message = "Email or password is wrong."
+
+
+class UnknownTimeZone(DomainError):
+    code = "unknown_time_zone"
+    default_message = "Unknown time zone; use an IANA name such as Europe/Berlin."
+
+
+# --- rooms ---------------------------------------------------------------------------------
+class NotAMember(NotFound):
+    """The caller is not a member: reported as 404 so ids do not leak."""
+
+
+class UnknownUser(DomainError):
+    code = "unknown_user"
+    default_message = "No user has this email."
+
+
+class AlreadyMember(DomainError):
+    kind = "conflict"
+    code = "already_member"
+    default_message = "This user is already a member of the room."
+
+
+# --- scheduling ----------------------------------------------------------------------------
+class InvalidAvailability(DomainError):
+    code = "invalid_availability"
+    default_message = "The availability is not valid."
+
+
+class InvalidDuration(DomainError):
+    code = "invalid_duration"
+    default_message = "Duration must be 15, 30, 45 or 60 minutes."
+
+
+class NotASlot(DomainError):
+    code = "not_a_slot"
+    default_message = "This start time is not one of the offered slots."
+
+
+class SlotTaken(DomainError):
+    kind = "conflict"
+    code = "slot_taken"
+    default_message = "This time has just been booked; pick another."
+
+
+class InviteClosed(DomainError):
+    kind = "conflict"
+    code = "invite_closed"
+    default_message = "This invite is no longer open."
+
+
+class OwnInvite(DomainError):
+    code = "own_invite"
+    default_message = "You cannot book your own invite."
+
+
+class NotHost(DomainError):
+    kind = "forbidden"
+    code = "not_host"
+    default_message = "Only the host may do this."
+
+
+class MeetingCancelled(DomainError):
+    kind = "conflict"
+    code = "meeting_cancelled"
+    default_message = "This meeting has been cancelled."

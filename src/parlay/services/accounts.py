@@ -1,0 +1,159 @@
+"""Accounts: signup, login sessions, personal access tokens, profile."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from pwdlib import PasswordHash
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+
+from parlay.db.models import AccessToken, AuthSession, User
+from parlay.domain.errors import BadCredentials, EmailTaken, Unauthenticated
+from parlay.domain.availability import parse_time_zone
+from parlay.services.context import Context
+
+_hasher = PasswordHash.recommended()
+# Verifying against this keeps the time of "no such email" equal to "wrong password".
+_DUMMY_HASH = _hasher.hash("parlay-timing-equaliser")
+TOKEN_PREFIX = "plt_"
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+@dataclass(frozen=True)
+class Login:
+    user: User
+    session_token: str
+    csrf_token: str
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling, and how: cookie sessions need CSRF on writes, tokens do not."""
+
+    user: User
+    via_session: bool
+    csrf_token: str | None = None
+
+
+async def do_signup(
+    ctx: Context, *, email: str, password: str, display_name: str, time_zone: str
+) -> User:
+    parse_time_zone(time_zone)
+    password_hash = await asyncio.to_thread(_hasher.hash, password)
+    user = User(
+        email=normalize_email(email),
+        display_name=display_name.strip(),
+        time_zone=time_zone,
+        password_hash=password_hash,
+        created_at=ctx.now(),
+    )
+    try:
+        async with ctx.db.write() as session:
+            if await session.scalar(select(User.id).where(User.email == user.email)):
+                raise EmailTaken(field="email")
+            session.add(user)
+    except IntegrityError as exc:  # a simultaneous signup with the same email
+        raise EmailTaken(field="email") from exc
+    return user
+
+
+async def check_login(ctx: Context, *, email: str, password: str, address: str) -> Login:
+    email = normalize_email(email)
+    now = ctx.now()
+    ctx.limiter.check_login(email, address, now)
+    async with ctx.db.read() as session:
+        user = await session.scalar(select(User).where(User.email == email))
+    stored = user.password_hash if user else _DUMMY_HASH
+    ok = await asyncio.to_thread(_hasher.verify, password, stored)
+    if user is None or not ok:
+        ctx.limiter.record_failure(email, address, now)
+        raise BadCredentials()
+    ctx.limiter.record_success(email)
+    token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    async with ctx.db.write() as session:
+        session.add(
+            AuthSession(
+                token_hash=_digest(token),
+                user_id=user.id,
+                csrf_token=csrf,
+                created_at=now,
+                expires_at=now + timedelta(days=ctx.session_days),
+            )
+        )
+    return Login(user=user, session_token=token, csrf_token=csrf)
+
+
+async def do_logout(ctx: Context, session_token: str) -> None:
+    async with ctx.db.write() as session:
+        await session.execute(
+            delete(AuthSession).where(AuthSession.token_hash == _digest(session_token))
+        )
+
+
+async def authenticate_session(ctx: Context, session_token: str) -> Principal:
+    async with ctx.db.read() as session:
+        row = await session.execute(
+            select(User, AuthSession)
+            .join(AuthSession, AuthSession.user_id == User.id)
+            .where(AuthSession.token_hash == _digest(session_token))
+        )
+        found = row.first()
+    if found is None or found[1].expires_at <= ctx.now():
+        raise Unauthenticated()
+    return Principal(user=found[0], via_session=True, csrf_token=found[1].csrf_token)
+
+
+async def authenticate_token(ctx: Context, token: str) -> Principal:
+    if not token.startswith(TOKEN_PREFIX):
+        raise Unauthenticated()
+    async with ctx.db.read() as session:
+        user = await session.scalar(
+            select(User)
+            .join(AccessToken, AccessToken.user_id == User.id)
+            .where(AccessToken.token_hash == _digest(token))
+        )
+    if user is None:
+        raise Unauthenticated()
+    return Principal(user=user, via_session=False)
+
+
+async def do_create_token(ctx: Context, user: User, name: str) -> tuple[AccessToken, str]:
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    row = AccessToken(
+        token_hash=_digest(token), user_id=user.id, name=name.strip(), created_at=ctx.now()
+    )
+    async with ctx.db.write() as session:
+        session.add(row)
+    return row, token
+
+
+async def do_update_profile(
+    ctx: Context, user: User, *, display_name: str | None, time_zone: str | None
+) -> User:
+    if time_zone is not None:
+        parse_time_zone(time_zone)
+    async with ctx.db.write() as session:
+        row = await session.get(User, user.id)
+        assert row is not None
+        if display_name is not None:
+            row.display_name = display_name.strip()
+        if time_zone is not None:
+            row.time_zone = time_zone
+    return row
+
+
+async def get_user_by_email(ctx: Context, email: str) -> User | None:
+    async with ctx.db.read() as session:
+        return await session.scalar(select(User).where(User.email == normalize_email(email)))

@@ -1,0 +1,104 @@
+"""Messages: posting (text and the system/scheduling kinds), history pages, serialization."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from parlay.db.models import Message, Room, User
+from parlay.services.access import access_room, room_member_ids
+from parlay.services.context import Context
+from parlay.services.uow import UnitOfWork, unit_of_work
+from parlay.services.views import MemberRead, MessageRead
+
+MAX_BODY = 10_000
+
+#: Renders the embedded invite or meeting of a message; the scheduling module registers it.
+Embedder = Callable[[AsyncSession, Message, User | None], Awaitable[dict[str, Any]]]
+_embedders: dict[str, Embedder] = {}
+
+
+def register_embedder(kind: str, embedder: Embedder) -> None:
+    _embedders[kind] = embedder
+
+
+async def message_read(session: AsyncSession, message: Message) -> MessageRead:
+    sender = await session.get(User, message.sender_id) if message.sender_id else None
+    extra: dict[str, Any] = {}
+    embed = _embedders.get(message.kind)
+    if embed is not None:
+        extra = await embed(session, message, sender)
+    return MessageRead(
+        id=message.id,
+        room_id=message.room_id,
+        sender=MemberRead.of(sender) if sender else None,
+        kind=message.kind,  # type: ignore[arg-type]
+        body=message.body,
+        created_at=message.created_at,
+        **extra,
+    )
+
+
+async def add_message(
+    uow: UnitOfWork,
+    room: Room,
+    *,
+    sender: User | None,
+    kind: str,
+    body: str,
+    invite_id: str | None = None,
+    meeting_id: str | None = None,
+) -> Message:
+    """Insert a message, bump the room's activity and emit ``message.created`` to members."""
+    message = Message(
+        room_id=room.id,
+        sender_id=sender.id if sender else None,
+        kind=kind,
+        body=body,
+        invite_id=invite_id,
+        meeting_id=meeting_id,
+        created_at=uow.now,
+    )
+    uow.session.add(message)
+    await uow.session.flush()
+    room.last_message_id = message.id
+    read = await message_read(uow.session, message)
+    recipients = await room_member_ids(uow.session, room.id)
+    await uow.emit("message.created", read.model_dump(mode="json"), recipients)
+    return message
+
+
+async def emit_message_updated(uow: UnitOfWork, message: Message) -> None:
+    read = await message_read(uow.session, message)
+    recipients = await room_member_ids(uow.session, message.room_id)
+    await uow.emit("message.updated", read.model_dump(mode="json"), recipients)
+
+
+async def do_post_message(ctx: Context, user: User, room_id: str, body: str) -> MessageRead:
+    async with unit_of_work(ctx) as uow:
+        room = await access_room(uow.session, room_id, user)
+        message = await add_message(uow, room, sender=user, kind="text", body=body)
+        return await message_read(uow.session, message)
+
+
+async def list_messages(
+    ctx: Context, user: User, room_id: str, *, before: int | None, limit: int
+) -> tuple[list[MessageRead], int | None]:
+    """A page of history, oldest first; the cursor (a message id) fetches the page before."""
+    async with ctx.db.read() as session:
+        await access_room(session, room_id, user)
+        query = select(Message).where(Message.room_id == room_id)
+        if before is not None:
+            query = query.where(Message.id < before)
+        rows = list(
+            (await session.scalars(query.order_by(Message.id.desc()).limit(limit + 1))).all()
+        )
+        more = len(rows) > limit
+        rows = rows[:limit]
+        rows.reverse()
+        page = [await message_read(session, m) for m in rows]
+    next_cursor = rows[0].id if more and rows else None
+    return page, next_cursor

@@ -1,0 +1,92 @@
+"""Settings read from the environment (``PARLAY_*``).
+
+There is no global instance: ``Settings()`` is built once by the CLI or the test, and passed
+down.  Unsafe combinations are refused at construction time.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PARLAY_", extra="ignore")
+
+    env: Literal["development", "test", "production"] = "development"
+    data_dir: Path = Path("var")
+    database_url: str = ""
+    redis_url: str | None = None
+    secret_key: SecretStr | None = None
+    now: datetime | None = Field(
+        default=None, description="Pinned clock (RFC 3339), only with PARLAY_ENV=test."
+    )
+    base_url: str = "http://127.0.0.1:8000"
+    rate_limits: Literal["on", "off"] = "on"
+    session_days: int = Field(default=30, ge=1, le=365)
+    #: Run the outbox worker inside the web process (the embedded default).
+    inprocess_worker: bool = True
+    #: How often the live-event pump polls the database as a safety net (seconds).
+    event_poll_seconds: float = Field(default=2.0, gt=0)
+
+    @field_validator("now")
+    @classmethod
+    def _now_is_aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("PARLAY_NOW must carry an offset, e.g. 2026-12-01T09:00:00Z")
+        return value.astimezone(UTC) if value is not None else None
+
+    @model_validator(mode="after")
+    def _refuse_unsafe(self) -> Settings:
+        if self.now is not None and self.env != "test":
+            raise ValueError("PARLAY_NOW pins the clock and is refused unless PARLAY_ENV=test")
+        if self.env == "production" and self.secret_key is None:
+            raise ValueError("PARLAY_SECRET_KEY is required when PARLAY_ENV=production")
+        if self.env == "production" and self.database_url == "":
+            raise ValueError("PARLAY_DATABASE_URL is required when PARLAY_ENV=production")
+        return self
+
+    # --- derived values ---------------------------------------------------------------------
+    @property
+    def resolved_database_url(self) -> str:
+        """The SQLAlchemy async URL (driver chosen here, never by the operator)."""
+        url = self.database_url or f"sqlite:///{self.data_dir / 'parlay.db'}"
+        return to_async_url(url)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")
+
+    @property
+    def cookie_secure(self) -> bool:
+        return self.env == "production"
+
+    def resolved_secret_key(self) -> str:
+        """The secret key; for the embedded default it is generated once into ``data_dir``."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value()
+        path = self.data_dir / "secret_key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+
+def to_async_url(url: str) -> str:
+    """Map ``sqlite:///x`` and ``postgresql://...`` to their async drivers."""
+    for prefix, driver in (
+        ("sqlite+aiosqlite://", "sqlite+aiosqlite://"),
+        ("sqlite://", "sqlite+aiosqlite://"),
+        ("postgresql+asyncpg://", "postgresql+asyncpg://"),
+        ("postgresql://", "postgresql+asyncpg://"),
+        ("postgres://", "postgresql+asyncpg://"),
+    ):
+        if url.startswith(prefix):
+            return driver + url[len(prefix) :]
+    raise ValueError(f"PARLAY_DATABASE_URL must be sqlite:///path or postgresql://...: {url!r}")

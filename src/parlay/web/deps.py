@@ -1,0 +1,77 @@
+"""Request dependencies: the container, the calling user, CSRF on cookie writes."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from parlay.container import Container
+from parlay.db.models import User
+from parlay.domain.errors import Forbidden, Unauthenticated
+from parlay.services.accounts import Principal, authenticate_session, authenticate_token
+from parlay.services.context import Context
+
+SESSION_COOKIE = "parlay_session"
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+class CsrfFailed(Forbidden):
+    code = "csrf_failed"
+    default_message = "Missing or wrong X-CSRF-Token header."
+
+
+def get_container(request: Request) -> Container:
+    container: Container = request.app.state.container
+    return container
+
+
+def get_ctx(request: Request) -> Context:
+    return get_container(request).ctx
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    if authorization and authorization[:7].lower() == "bearer ":
+        return authorization[7:].strip()
+    return None
+
+
+async def optional_principal(request: Request) -> Principal | None:
+    ctx = get_ctx(request)
+    token = bearer_token(request.headers.get("authorization"))
+    if token is not None:
+        return await authenticate_token(ctx, token)
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie:
+        return None
+    try:
+        principal = await authenticate_session(ctx, cookie)
+    except Unauthenticated:
+        return None
+    if request.method not in SAFE_METHODS:
+        sent = request.headers.get("x-csrf-token", "")
+        if not principal.csrf_token or not hmac.compare_digest(sent, principal.csrf_token):
+            raise CsrfFailed()
+    return principal
+
+
+async def require_principal(
+    principal: Annotated[Principal | None, Depends(optional_principal)],
+) -> Principal:
+    if principal is None:
+        raise Unauthenticated()
+    return principal
+
+
+async def require_user(principal: Annotated[Principal, Depends(require_principal)]) -> User:
+    return principal.user
+
+
+CtxDep = Annotated[Context, Depends(get_ctx)]
+UserDep = Annotated[User, Depends(require_user)]
+PrincipalDep = Annotated[Principal, Depends(require_principal)]

@@ -1,0 +1,71 @@
+"""Accounts: signup, login, logout, me, tokens."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+
+from parlay.services import accounts
+from parlay.services.views import MeRead, UserRead
+from parlay.web.deps import SESSION_COOKIE, CtxDep, PrincipalDep, UserDep, client_address
+from parlay.web.schemas.accounts import LoginIn, ProfileIn, SignupIn, TokenIn
+
+router = APIRouter(prefix="/api/v1", tags=["accounts"])
+
+
+@router.post("/auth/signup", status_code=201, response_model=UserRead)
+async def signup(body: SignupIn, ctx: CtxDep) -> UserRead:
+    user = await accounts.do_signup(
+        ctx,
+        email=body.email,
+        password=body.password,
+        display_name=body.display_name,
+        time_zone=body.time_zone,
+    )
+    return UserRead.of(user)
+
+
+@router.post("/auth/login")
+async def login(body: LoginIn, request: Request, response: Response, ctx: CtxDep) -> dict[str, Any]:
+    done = await accounts.check_login(
+        ctx, email=body.email, password=body.password, address=client_address(request)
+    )
+    settings = request.app.state.container.settings
+    response.set_cookie(
+        SESSION_COOKIE,
+        done.session_token,
+        max_age=settings.session_days * 86400,
+        httponly=True,
+        samesite="lax",
+        secure=settings.cookie_secure,
+        path="/",
+    )
+    return {"user": UserRead.of(done.user).model_dump(), "csrf_token": done.csrf_token}
+
+
+@router.post("/auth/logout", status_code=204)
+async def logout(request: Request, response: Response, ctx: CtxDep, _p: PrincipalDep) -> None:
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        await accounts.do_logout(ctx, token)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+
+
+@router.get("/me", response_model=MeRead)
+async def me(principal: PrincipalDep) -> MeRead:
+    return MeRead(**UserRead.of(principal.user).model_dump(), csrf_token=principal.csrf_token)
+
+
+@router.patch("/me", response_model=UserRead)
+async def update_me(body: ProfileIn, ctx: CtxDep, user: UserDep) -> UserRead:
+    updated = await accounts.do_update_profile(
+        ctx, user, display_name=body.display_name, time_zone=body.time_zone
+    )
+    return UserRead.of(updated)
+
+
+@router.post("/me/tokens", status_code=201)
+async def create_token(body: TokenIn, ctx: CtxDep, user: UserDep) -> dict[str, str]:
+    row, token = await accounts.do_create_token(ctx, user, body.name)
+    return {"id": row.id, "name": row.name, "token": token}

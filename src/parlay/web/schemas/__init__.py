@@ -1,0 +1,1 @@
+"""Request bodies: strictly typed, validated at the edge."""

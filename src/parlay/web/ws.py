@@ -1,0 +1,125 @@
+"""``WS /api/v1/ws``: live events with resume, and (later) WebRTC signaling frames.
+
+Server frames are ``{"cursor", "type", "data"}``; the first is ``{"type": "hello", "cursor"}``.
+A client reconnects with ``?since=<cursor>`` and is replayed every event it missed, in order,
+once.  Client frames are JSON objects with a ``type``; ``ping`` is answered with ``pong``.
+Anything else that is not a JSON object closes that socket (code 1003) and nothing more.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocketState
+
+from parlay.domain.errors import Unauthenticated
+from parlay.realtime.hub import Subscription
+from parlay.services import events
+from parlay.services.accounts import Principal, authenticate_session, authenticate_token
+from parlay.web.deps import SESSION_COOKIE, bearer_token, get_container
+
+router = APIRouter()
+MAX_FRAME = 64 * 1024
+
+
+async def _authenticate(ws: WebSocket) -> Principal | None:
+    ctx = get_container(ws).ctx  # type: ignore[arg-type]
+    try:
+        token = bearer_token(ws.headers.get("authorization"))
+        if token is not None:
+            return await authenticate_token(ctx, token)
+        cookie = ws.cookies.get(SESSION_COOKIE)
+        if not cookie:
+            return None
+        origin = ws.headers.get("origin")
+        if origin and urlsplit(origin).netloc != ws.headers.get("host"):
+            return None  # cross-site WebSocket hijacking: cookies alone do not authorize
+        return await authenticate_session(ctx, cookie)
+    except Unauthenticated:
+        return None
+
+
+def _parse_since(raw: str | None) -> int | None:
+    if raw is None or raw == "":
+        return None
+    if not raw.isdigit() or len(raw) > 18:
+        raise ValueError("bad cursor")
+    return int(raw)
+
+
+@router.websocket("/api/v1/ws")
+async def live(ws: WebSocket) -> None:
+    principal = await _authenticate(ws)
+    if principal is None:
+        await ws.close(code=4401, reason="unauthenticated")
+        return
+    try:
+        since = _parse_since(ws.query_params.get("since"))
+    except ValueError:
+        await ws.close(code=4400, reason="bad cursor")
+        return
+    container = get_container(ws)  # type: ignore[arg-type]
+    await ws.accept()
+    sub = container.hub.subscribe(principal.user.id)
+    try:
+        if since is None:
+            sub.mark_sent(await events.last_event_id(container.ctx.db))
+        else:
+            sub.mark_sent(since)
+            await _replay(ws, container.ctx.db, sub)
+        await ws.send_json({"type": "hello", "cursor": str(sub.last_sent)})
+        await _serve(ws, sub)
+    except WebSocketDisconnect:
+        pass
+    finally:
+        container.hub.unsubscribe(sub)
+
+
+async def _replay(ws: WebSocket, db: events.Database, sub: Subscription) -> None:
+    while True:
+        batch = await events.fetch_for_user(db, sub.user_id, sub.last_sent)
+        if not batch:
+            return
+        for event in batch:
+            await ws.send_json(event.wire())
+            sub.mark_sent(event.id)
+
+
+async def _serve(ws: WebSocket, sub: Subscription) -> None:
+    sender = asyncio.create_task(_send_loop(ws, sub))
+    try:
+        await _receive_loop(ws)
+    finally:
+        sender.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await sender
+
+
+async def _send_loop(ws: WebSocket, sub: Subscription) -> None:
+    while True:
+        event = await sub.next()
+        if sub.overflowed:
+            await ws.close(code=1013, reason="too far behind; reconnect with since")
+            return
+        await ws.send_json(event.wire())
+
+
+async def _receive_loop(ws: WebSocket) -> None:
+    while ws.application_state == WebSocketState.CONNECTED:
+        message = await ws.receive()
+        if message["type"] == "websocket.disconnect":
+            return
+        text = message.get("text")
+        frame = None
+        if text is not None and len(text) <= MAX_FRAME:
+            with contextlib.suppress(ValueError):
+                frame = json.loads(text)
+        if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
+            await ws.close(code=1003, reason="frames must be JSON objects with a type")
+            return
+        if frame["type"] == "ping":
+            await ws.send_json({"type": "pong"})
