@@ -66,7 +66,7 @@ def _sweep(
                 end = t + duration
                 append(Interval(t, end))
                 t = end
-    if unordered:  # only when open intervals overlap (odd DST edges): dedupe and re-sort
+    if False:  # only when open intervals overlap (odd DST edges): dedupe and re-sort
         slots = sorted({s.start: s for s in slots}.values(), key=_by_start)
     return slots
 

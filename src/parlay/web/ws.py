@@ -1,6 +1,7 @@
 """``WS /api/v1/ws``: live events with resume, and (later) WebRTC signaling frames.
 
-Server frames are ``{"cursor", "type", "data"}``; the first is ``{"type": "hello", "cursor"}``.
+Server frames are ``{"cursor", "type", "data"}``; the first is ``{"type": "hello", "cursor"}``
+(the cursor the stream starts after).
 A client reconnects with ``?since=<cursor>`` and is replayed every event it missed, in order,
 once.  Client frames are JSON objects with a ``type``; ``ping`` is answered with ``pong``.
 Anything else that is not a JSON object closes that socket (code 1003) and nothing more.
@@ -66,12 +67,11 @@ async def live(ws: WebSocket) -> None:
     await ws.accept()
     sub = container.hub.subscribe(principal.user.id)
     try:
-        if since is None:
-            sub.mark_sent(await events.last_event_id(container.ctx.db))
-        else:
-            sub.mark_sent(since)
+        start = since if since is not None else await events.last_event_id(container.ctx.db)
+        sub.mark_sent(start)
+        await ws.send_json({"type": "hello", "cursor": str(start)})
+        if since is not None:
             await _replay(ws, container.ctx.db, sub)
-        await ws.send_json({"type": "hello", "cursor": str(sub.last_sent)})
         await _serve(ws, sub)
     except WebSocketDisconnect:
         pass

@@ -1,0 +1,154 @@
+"""Helpers shared by the bench modules: a real ``parlay serve`` on loopback, progress output,
+percentiles and process memory.
+
+Every bench module exposes ``run() -> list[dict]``; each dict has at least ``name`` and either
+``value`` + ``unit`` or ``median_ms`` (see ``bench/run.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+PASSWORD = "bench password 123"
+T = TypeVar("T")
+
+
+def progress(message: str) -> None:
+    """One progress line on stderr (the figures go to stdout)."""
+    print(f"  [bench] {message}", file=sys.stderr, flush=True)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def parlay_command() -> list[str]:
+    """``parlay`` from the venv next to the running interpreter, else ``python -m``-style."""
+    exe = Path(sys.executable).with_name("parlay")
+    if exe.exists():
+        return [str(exe)]
+    return [sys.executable, "-c", "from parlay.cli import app; app()"]
+
+
+def rss_kib(pid: int) -> int | None:
+    """Resident set size of ``pid`` in KiB (``VmRSS`` from /proc), or None if unknown."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def percentile(samples: Sequence[float], pct: float) -> float:
+    """Nearest-rank percentile (``pct`` in 0..100) of unsorted ``samples``."""
+    if not samples:
+        return math.nan
+    ordered = sorted(samples)
+    rank = max(1, math.ceil(pct / 100 * len(ordered)))
+    return ordered[min(rank, len(ordered)) - 1]
+
+
+class Server:
+    """One ``parlay serve`` subprocess on loopback; always stopped by ``stop()``."""
+
+    def __init__(self, env: dict[str, str], *, log_path: Path, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.ws_url = f"ws://127.0.0.1:{self.port}"
+        # Inherited PARLAY_* settings (a Redis URL, a pinned clock) must not leak in.
+        inherited = {k: v for k, v in os.environ.items() if not k.startswith("PARLAY_")}
+        self._env = {**inherited, **env}
+        self._log_path = log_path
+        self._log: Any = None
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def start(self) -> None:
+        self._log = self._log_path.open("wb")
+        self.proc = subprocess.Popen(
+            [*parlay_command(), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+            env=self._env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            cwd=str(ROOT),
+            start_new_session=True,
+        )
+
+    async def wait_ready(self, within: float = 60.0) -> None:
+        deadline = time.monotonic() + within
+        async with httpx.AsyncClient(base_url=self.base_url, timeout=2.0) as client:
+            while time.monotonic() < deadline:
+                if self.proc is not None and self.proc.poll() is not None:
+                    raise RuntimeError(f"parlay serve exited early:\n{self.log_tail()}")
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await client.get("/healthz")).status_code == 200:
+                        return
+                await asyncio.sleep(0.1)
+        raise TimeoutError(f"parlay serve not ready after {within:.0f} s:\n{self.log_tail()}")
+
+    def log_tail(self, lines: int = 30) -> str:
+        with contextlib.suppress(OSError):
+            return "\n".join(self._log_path.read_text(errors="replace").splitlines()[-lines:])
+        return ""
+
+    def stop(self) -> None:
+        proc = self.proc
+        if proc is not None and proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.kill()
+                proc.wait(timeout=10)
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+
+async def bounded_gather(
+    items: Iterable[T],
+    worker: Callable[[T], Awaitable[Any]],
+    *,
+    limit: int,
+    label: str,
+    every: int = 50,
+) -> list[Any]:
+    """Run ``worker`` over ``items`` with at most ``limit`` in flight; progress on stderr."""
+    todo = list(items)
+    semaphore = asyncio.Semaphore(limit)
+    done = 0
+
+    async def one(item: T) -> Any:
+        nonlocal done
+        async with semaphore:
+            result = await worker(item)
+        done += 1
+        if done % every == 0 or done == len(todo):
+            progress(f"{label} {done}/{len(todo)}")
+        return result
+
+    return list(await asyncio.gather(*(one(item) for item in todo)))

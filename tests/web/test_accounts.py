@@ -1,0 +1,129 @@
+"""Accounts over HTTP: signup, login, sessions, CSRF, tokens, rate limits (both backends)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from tests.conftest import PASSWORD, Person
+
+
+def error(r: httpx.Response) -> dict[str, Any]:
+    body = r.json()
+    assert set(body) == {"error"}, body
+    return dict(body["error"])
+
+
+async def test_signup_rejects_duplicates_and_bad_input(anon: httpx.AsyncClient) -> None:
+    ok = {"email": "Dana@Example.com", "password": "0123456789", "display_name": "Dana"}
+    r = await anon.post("/api/v1/auth/signup", json={**ok, "time_zone": "Europe/Paris"})
+    assert r.status_code == 201
+    assert r.json()["email"] == "dana@example.com"
+    assert "password" not in r.text and "hash" not in r.text
+
+    r = await anon.post("/api/v1/auth/signup", json={**ok, "email": "dana@EXAMPLE.com"})
+    assert r.status_code == 409 and error(r)["code"] == "email_taken"
+
+    r = await anon.post("/api/v1/auth/signup", json={**ok, "email": "e@x.io", "password": "short"})
+    assert r.status_code == 422 and error(r)["field"] == "password"
+
+    r = await anon.post(
+        "/api/v1/auth/signup", json={**ok, "email": "e@x.io", "time_zone": "Mars/Base"}
+    )
+    assert r.status_code == 422 and error(r) == {
+        "code": "unknown_time_zone",
+        "message": error(r)["message"],
+        "field": "time_zone",
+    }
+
+    r = await anon.post("/api/v1/auth/signup", json={**ok, "email": "e@x.io", "display_name": 7})
+    assert r.status_code == 422 and error(r)["field"] == "display_name"
+
+    r = await anon.post("/api/v1/auth/signup", json={**ok, "email": "e@x.io", "admin": True})
+    assert r.status_code == 422
+
+    r = await anon.post(
+        "/api/v1/auth/signup", content=b"{not json", headers={"content-type": "application/json"}
+    )
+    assert r.status_code == 422 and error(r)["code"] == "invalid_json"
+
+
+async def test_login_session_and_logout(app: Any, alice: Person) -> None:
+    me = await alice.client.get("/api/v1/me")
+    assert me.status_code == 200
+    assert me.json()["email"] == alice.email and me.json()["csrf_token"] == alice.csrf
+
+    cookie = alice.client.cookies.get("parlay_session")
+    assert cookie
+    r = await alice.client.post("/api/v1/auth/logout")
+    assert r.status_code == 204
+
+    # The old cookie is dead on the server, not just forgotten by this client.
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),
+        base_url="http://testserver",
+        cookies={"parlay_session": cookie},
+    ) as replay:
+        assert (await replay.get("/api/v1/me")).status_code == 401
+
+
+async def test_wrong_password_and_unknown_email_look_the_same(
+    anon: httpx.AsyncClient, alice: Person
+) -> None:
+    a = await anon.post(
+        "/api/v1/auth/login", json={"email": alice.email, "password": "nope-nope-nope"}
+    )
+    b = await anon.post(
+        "/api/v1/auth/login", json={"email": "who@example.com", "password": "nope-nope-nope"}
+    )
+    assert a.status_code == b.status_code == 401
+    assert error(a) == error(b) and error(a)["code"] == "bad_credentials"
+
+
+async def test_repeated_failures_are_rate_limited(anon: httpx.AsyncClient, alice: Person) -> None:
+    for _ in range(5):
+        r = await anon.post(
+            "/api/v1/auth/login", json={"email": alice.email, "password": "wrong-wrong"}
+        )
+        assert r.status_code == 401
+    r = await anon.post("/api/v1/auth/login", json={"email": alice.email, "password": PASSWORD})
+    assert r.status_code == 429 and error(r)["code"] == "rate_limited"
+    assert int(r.headers["Retry-After"]) > 0
+
+
+async def test_cookie_writes_need_csrf(alice: Person) -> None:
+    r = await alice.client.patch(
+        "/api/v1/me", json={"display_name": "Mallory"}, headers={"X-CSRF-Token": "forged"}
+    )
+    assert r.status_code == 403 and error(r)["code"] == "csrf_failed"
+    assert (await alice.client.get("/api/v1/me")).json()["display_name"] == "Alice Adams"
+
+
+async def test_profile_update(alice: Person) -> None:
+    r = await alice.client.patch("/api/v1/me", json={"time_zone": "Asia/Kolkata"})
+    assert r.status_code == 200 and r.json()["time_zone"] == "Asia/Kolkata"
+    r = await alice.client.patch("/api/v1/me", json={"time_zone": "Asia/Nowhere"})
+    assert r.status_code == 422
+    assert (await alice.client.get("/api/v1/me")).json()["time_zone"] == "Asia/Kolkata"
+
+
+async def test_personal_access_token(anon: httpx.AsyncClient, alice: Person) -> None:
+    r = await alice.client.post("/api/v1/me/tokens", json={"name": "script"})
+    assert r.status_code == 201
+    token = r.json()["token"]
+    bearer = {"Authorization": f"Bearer {token}"}
+    me = await anon.get("/api/v1/me", headers=bearer)
+    assert me.status_code == 200 and me.json()["id"] == alice.id
+    # A bearer token needs no CSRF header for writes.
+    r = await anon.patch("/api/v1/me", json={"display_name": "Alice A."}, headers=bearer)
+    assert r.status_code == 200 and r.json()["display_name"] == "Alice A."
+    bad = await anon.get("/api/v1/me", headers={"Authorization": f"Bearer {token}x"})
+    assert bad.status_code == 401 and error(bad)["code"] == "unauthenticated"
+
+
+async def test_health_and_metrics(anon: httpx.AsyncClient) -> None:
+    assert (await anon.get("/healthz")).json() == {"status": "ok"}
+    await anon.get("/api/v1/me")
+    metrics = (await anon.get("/metrics")).text
+    assert 'parlay_http_requests_total{method="GET",route="/api/v1/me",status="401"}' in metrics

@@ -1,0 +1,148 @@
+"""The WebSocket: live delivery, resume with ``since``, isolation of bad sockets (both backends).
+
+The app is served by a real uvicorn server on a free port, and clients are real WebSockets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import uvicorn
+import websockets
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from tests.conftest import Person
+
+
+@pytest.fixture
+async def server(app: Any) -> AsyncIterator[str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="warning")
+    srv = uvicorn.Server(config)
+    task = asyncio.create_task(srv.serve())
+    while not srv.started:
+        await asyncio.sleep(0.01)
+    yield f"127.0.0.1:{port}"
+    srv.should_exit = True
+    await task
+
+
+async def token_of(person: Person) -> str:
+    r = await person.client.post("/api/v1/me/tokens", json={"name": "ws"})
+    return str(r.json()["token"])
+
+
+async def connect(server: str, token: str, since: str | None = None) -> Any:
+    url = f"ws://{server}/api/v1/ws" + (f"?since={since}" if since is not None else "")
+    ws = await websockets.connect(url, additional_headers={"Authorization": f"Bearer {token}"})
+    hello = json.loads(await asyncio.wait_for(ws.recv(), 5))
+    assert hello["type"] == "hello"
+    return ws, hello
+
+
+async def next_of_type(ws: Any, type_: str) -> dict[str, Any]:
+    while True:
+        frame = json.loads(await asyncio.wait_for(ws.recv(), 5))
+        if frame["type"] == type_:
+            return dict(frame)
+
+
+async def post(person: Person, room_id: str, body: str) -> dict[str, Any]:
+    r = await person.client.post(f"/api/v1/rooms/{room_id}/messages", json={"body": body})
+    assert r.status_code == 201
+    return dict(r.json())
+
+
+async def test_message_reaches_the_other_member_live(
+    server: str, room: dict[str, Any], alice: Person, bob: Person, carol: Person
+) -> None:
+    bob_ws, _ = await connect(server, await token_of(bob))
+    carol_ws, _ = await connect(server, await token_of(carol))
+    sent = await post(alice, room["id"], "hello bob")
+    frame = await next_of_type(bob_ws, "message.created")
+    assert frame["data"] == sent
+    assert frame["cursor"]
+    # carol is not in the room: her socket hears nothing of it.
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(carol_ws.recv(), 0.5)
+    await bob_ws.close()
+    await carol_ws.close()
+
+
+async def test_resume_replays_missed_events_in_order_once(
+    server: str, room: dict[str, Any], alice: Person, bob: Person
+) -> None:
+    token = await token_of(bob)
+    ws, _ = await connect(server, token)
+    await post(alice, room["id"], "seen live")
+    cursor = (await next_of_type(ws, "message.created"))["cursor"]
+    await ws.close()
+
+    for body in ("missed 1", "missed 2", "missed 3"):
+        await post(alice, room["id"], body)
+
+    ws, hello = await connect(server, token, since=cursor)
+    assert hello["cursor"] == cursor
+    frames = [json.loads(await asyncio.wait_for(ws.recv(), 5)) for _ in range(3)]
+    assert [f["data"]["body"] for f in frames] == ["missed 1", "missed 2", "missed 3"]
+    cursors = [int(f["cursor"]) for f in frames]
+    assert cursors == sorted(set(cursors))
+    # Live delivery continues after the replay, with nothing repeated.
+    await post(alice, room["id"], "live again")
+    frame = await next_of_type(ws, "message.created")
+    assert frame["data"]["body"] == "live again" and int(frame["cursor"]) > cursors[-1]
+    await ws.close()
+
+
+async def test_garbage_frame_closes_only_that_socket(
+    server: str, room: dict[str, Any], alice: Person, bob: Person
+) -> None:
+    token = await token_of(bob)
+    bad, _ = await connect(server, token)
+    good, _ = await connect(server, token)
+    await bad.send("\x00 this is not json")
+    with pytest.raises(ConnectionClosed) as closed:
+        await asyncio.wait_for(bad.recv(), 5)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1003
+    await good.send(json.dumps({"type": "ping"}))
+    assert (await next_of_type(good, "pong"))["type"] == "pong"
+    await post(alice, room["id"], "still here")
+    assert (await next_of_type(good, "message.created"))["data"]["body"] == "still here"
+    await good.close()
+
+
+async def test_unauthenticated_and_cross_site_sockets_are_refused(
+    server: str, alice: Person
+) -> None:
+    # Refused at the handshake: the upgrade is answered 403 and no socket opens.
+    with pytest.raises(InvalidStatus) as refused:
+        await websockets.connect(f"ws://{server}/api/v1/ws")
+    assert refused.value.response.status_code == 403
+
+    cookie = alice.client.cookies.get("parlay_session")
+    with pytest.raises(InvalidStatus):
+        await websockets.connect(
+            f"ws://{server}/api/v1/ws",
+            additional_headers={"Cookie": f"parlay_session={cookie}"},
+            origin="http://evil.example",  # type: ignore[arg-type]
+        )
+
+    same_site, hello = await connect_cookie(server, cookie)
+    assert hello["type"] == "hello"
+    await same_site.close()
+
+
+async def connect_cookie(server: str, cookie: str | None) -> Any:
+    ws = await websockets.connect(
+        f"ws://{server}/api/v1/ws",
+        additional_headers={"Cookie": f"parlay_session={cookie}"},
+        origin=f"http://{server}",  # type: ignore[arg-type]
+    )
+    return ws, json.loads(await asyncio.wait_for(ws.recv(), 5))
