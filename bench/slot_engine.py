@@ -15,16 +15,17 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from parlay.domain.availability import parse_weekly
+from parlay.domain.availability import parse_time_zone, parse_weekly
 from parlay.domain.intervals import Interval
 from parlay.domain.slots import compute_invite_slots
-from parlay.domain.availability import parse_time_zone
 
 CALCOM_MS = 65.0
 TARGET_MS = CALCOM_MS / 50
 NOW = datetime(2026, 3, 2, 7, 0, tzinfo=UTC)
 ZONE = parse_time_zone("Europe/Berlin")
-RULES = parse_weekly({d: [{"start": "09:00", "end": "17:00"}] for d in ("mon", "tue", "wed", "thu", "fri")})
+RULES = parse_weekly(
+    {d: [{"start": "09:00", "end": "17:00"}] for d in ("mon", "tue", "wed", "thu", "fri")}
+)
 DURATION = timedelta(minutes=30)
 NOTICE = timedelta(minutes=60)
 HORIZON = timedelta(days=90)

@@ -38,7 +38,7 @@ IN_FLIGHT = 50
 IDLE_MESSAGES = 50  # posted one at a time before the loaded rounds
 SIGNUP_CONCURRENCY = 8  # argon2 hashing is CPU- and memory-bound on the server
 ROUND_WAIT = 30.0  # seconds a round may take to be delivered after its last POST
-HARD_TIMEOUT = 600.0
+HARD_TIMEOUT = 900.0
 PREFIX = "bench"
 
 

@@ -10,7 +10,9 @@ import uvicorn
 from parlay.db.migrate import upgrade
 from parlay.settings import Settings
 
-app = typer.Typer(help="Parlay: meeting scheduling and video inside chat rooms.", no_args_is_help=True)
+app = typer.Typer(
+    help="Parlay: meeting scheduling and video inside chat rooms.", no_args_is_help=True
+)
 db_app = typer.Typer(help="Database commands.", no_args_is_help=True)
 user_app = typer.Typer(help="User accounts.", no_args_is_help=True)
 app.add_typer(db_app, name="db")

@@ -11,6 +11,7 @@ from parlay.db.session import Database
 from parlay.realtime.broker import Broker, MemoryBroker, RedisBroker
 from parlay.realtime.hub import Hub
 from parlay.services import events
+from parlay.services.accounts import STRONG_HASHING, TEST_HASHING
 from parlay.services.context import Context
 from parlay.services.ratelimits import RateLimiter
 from parlay.settings import Settings
@@ -38,6 +39,7 @@ class Container:
             broker=broker,
             clock=make_clock(settings),
             base_url=settings.base_url.rstrip("/"),
+            passwords=TEST_HASHING if settings.env == "test" else STRONG_HASHING,
             session_days=settings.session_days,
             limiter=RateLimiter(enabled=settings.rate_limits == "on"),
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from sqlalchemy import select
 
 from parlay.container import Container
@@ -41,12 +43,10 @@ async def seed_demo(settings: Settings) -> list[str]:
     ctx = container.ctx
     try:
         for email, name, zone in PEOPLE:
-            try:
+            with contextlib.suppress(EmailTaken):
                 await accounts.do_signup(
                     ctx, email=email, password=DEMO_PASSWORD, display_name=name, time_zone=zone
                 )
-            except EmailTaken:
-                pass
         alice = await accounts.get_user_by_email(ctx, PEOPLE[0][0])
         bob = await accounts.get_user_by_email(ctx, PEOPLE[1][0])
         assert alice is not None and bob is not None

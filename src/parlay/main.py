@@ -12,7 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from parlay.container import Container
 from parlay.settings import Settings
 from parlay.web import errors, metrics, pages, ws
-from parlay.web.routes import auth, rooms
+from parlay.web.routes import auth, rooms, scheduling
 
 MAX_BODY_BYTES = 1024 * 1024
 CSP = (
@@ -44,6 +44,9 @@ def create_app(settings: Settings, container: Container | None = None) -> FastAP
         lifespan=lifespan,
     )
     app.state.container = container
+    app.state.settings = settings
+    app.state.ctx = container.ctx
+    app.state.hub = container.hub
     app.state.ready = False
     errors.install(app)
     metrics.install(app, container.hub.connected_users)
@@ -71,6 +74,7 @@ def create_app(settings: Settings, container: Container | None = None) -> FastAP
 
     app.include_router(auth.router)
     app.include_router(rooms.router)
+    app.include_router(scheduling.router)
     app.include_router(ws.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(packages=[("parlay.web", "static")]), name="static")

@@ -20,7 +20,9 @@ def iv(a: int, b: int) -> Interval:
 def minutes(intervals: list[Interval]) -> set[int]:
     result: set[int] = set()
     for x in intervals:
-        result.update(range((x.start - T0) // timedelta(minutes=1), (x.end - T0) // timedelta(minutes=1)))
+        result.update(
+            range((x.start - T0) // timedelta(minutes=1), (x.end - T0) // timedelta(minutes=1))
+        )
     return result
 
 
@@ -58,9 +60,11 @@ def test_merge_matches_minute_sets(xs: list[Interval]) -> None:
     merged = merge(xs)
     assert minutes(merged) == minutes(xs)
     assert all(not x.is_empty for x in merged)
-    assert all(a.end < b.start for a, b in zip(merged, merged[1:]))  # sorted, gaps non-empty
+    assert all(
+        a.end < b.start for a, b in zip(merged, merged[1:], strict=False)
+    )  # sorted, gaps non-empty
     starts, ends = merged_bounds(xs)
-    assert [Interval(s, e) for s, e in zip(starts, ends)] == merged
+    assert [Interval(s, e) for s, e in zip(starts, ends, strict=True)] == merged
 
 
 @given(intervals, intervals)
@@ -76,3 +80,15 @@ def test_clip_matches_minute_sets(xs: list[Interval], a: int, n: int) -> None:
     result = clip(xs, window)
     assert minutes(result) == minutes(xs) & minutes([window])
     assert all(not x.is_empty and window.start <= x.start and x.end <= window.end for x in result)
+
+
+def test_bounds_are_stored_in_utc() -> None:
+    from zoneinfo import ZoneInfo
+
+    havana = ZoneInfo("America/Havana")
+    # 2025-11-02 00:00-01:00 happens twice in Havana; fold=1 is the second time (-05:00).
+    second = datetime(2025, 11, 2, 0, 30, fold=1, tzinfo=havana)
+    x = Interval(second, second + timedelta(minutes=15))  # wall-clock add: 00:45 fold=0 (-04:00)
+    assert x.start == datetime(2025, 11, 2, 5, 30, tzinfo=UTC) and x.start.tzinfo is UTC
+    assert x.end == datetime(2025, 11, 2, 4, 45, tzinfo=UTC) and x.is_empty
+    assert Interval(second, second).duration == timedelta(0)

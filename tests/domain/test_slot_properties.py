@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo
 
@@ -38,39 +38,56 @@ ZONES = (
 
 
 @cache
-def transition_days(name: str) -> tuple[date, ...]:
-    """UTC dates in 2025-2027 on which the zone's offset changes."""
+def transitions(name: str) -> tuple[int, ...]:
+    """Epoch minutes of the zone's offset changes in 2025-2027 (15-minute precision)."""
     zone = ZoneInfo(name)
-    days = []
+    found = []
     t = datetime(2025, 1, 1, tzinfo=UTC)
     previous = t.astimezone(zone).utcoffset()
     while t.year < 2028:
         t += timedelta(days=1)
-        offset = t.astimezone(zone).utcoffset()
-        if offset != previous:
-            days.append(t.date() - timedelta(days=1))
-        previous = offset
-    return tuple(days)
+        if t.astimezone(zone).utcoffset() != previous:
+            u = t - timedelta(days=1)
+            while u.astimezone(zone).utcoffset() == previous:
+                u += timedelta(minutes=15)
+            found.append(to_min(u))
+            previous = u.astimezone(zone).utcoffset()
+    return tuple(found)
+
+
+INTERESTING_DAYS = (
+    ((0, 1440),),  # all day: every DST edge of the day is inside
+    ((0, 60), (60, 180), (180, 240)),  # touching ranges across typical 02:00/03:00 switches
+    ((60, 150), (180, 240)),
+    ((1380, 1440),),  # late evening up to 24:00 (midnight switches)
+    ((0, 120), (1320, 1440)),
+    ((540, 1020),),
+)
 
 
 @st.composite
-def day_ranges(draw: st.DrawFn) -> tuple[tuple[int, int], ...]:
+def random_day_ranges(draw: st.DrawFn) -> tuple[tuple[int, int], ...]:
     """Sorted, non-overlapping ranges on the 15-minute grid; touching and 24:00 included."""
     ranges: list[tuple[int, int]] = []
     cursor = draw(st.integers(0, 95)) * 15
     for _ in range(draw(st.integers(0, 4))):
         start = cursor + draw(st.sampled_from((0, 0, 1, 2, 8, 20))) * 15
         end = start + draw(st.integers(1, 40)) * 15
-        if draw(st.booleans()) and start < 1440 and end < 1440 and len(ranges) == 3:
+        if start < 1440 and end < 1440 and draw(st.integers(0, 3)) == 0:
             end = 1440
         if end > 1440:
             break
         ranges.append((start, end))
         cursor = end
+        if end == 1440:
+            break
     return tuple(ranges)
 
 
-weekly_ranges = st.lists(day_ranges(), min_size=7, max_size=7).map(tuple)
+day_ranges = random_day_ranges() | st.sampled_from(INTERESTING_DAYS)
+
+
+weekly_ranges = st.lists(day_ranges, min_size=7, max_size=7).map(tuple)
 
 
 def to_rules(ranges: tuple[tuple[tuple[int, int], ...], ...]) -> WeeklyRules:
@@ -78,17 +95,41 @@ def to_rules(ranges: tuple[tuple[tuple[int, int], ...], ...]) -> WeeklyRules:
 
 
 @st.composite
+def switch_ranges(draw: st.DrawFn, zone: ZoneInfo, switch: int) -> tuple[tuple[int, int], ...]:
+    """Ranges whose ends sit on and around the wall times just before and after a switch."""
+    at = from_min(switch)
+    points: set[int] = {0, 1440}
+    for instant in (at - timedelta(minutes=1), at):
+        offset = instant.astimezone(zone).utcoffset()
+        assert offset is not None
+        wall = (switch + offset // timedelta(minutes=1)) % 1440
+        points |= {wall + 15 * k for k in range(-4, 5) if 0 <= wall + 15 * k <= 1440}
+    chosen = sorted(draw(st.sets(st.sampled_from(sorted(points)), min_size=2)))
+    pairs = list(zip(chosen, chosen[1:], strict=False))
+    keep = draw(st.lists(st.booleans(), min_size=len(pairs), max_size=len(pairs)))
+    return tuple(pair for pair, kept in zip(pairs, keep, strict=True) if kept)
+
+
+@st.composite
 def scenarios(draw: st.DrawFn) -> dict:
     zone_name = draw(st.sampled_from(ZONES))
-    days = transition_days(zone_name)
-    base_day = draw(
-        st.sampled_from(days)
-        if days and draw(st.integers(0, 3))
-        else st.dates(date(2026, 1, 1), date(2026, 12, 31))
-    )
-    base = to_min(datetime.combine(base_day, datetime.min.time(), tzinfo=UTC))
-    window_start = base + draw(st.integers(-2 * 1440, 1440))
-    window_end = window_start + draw(st.integers(1, 3 * 1440))
+    switches = transitions(zone_name)
+    near_switch = bool(switches) and draw(st.booleans())
+    ranges: tuple[tuple[tuple[int, int], ...], ...]
+    if near_switch:
+        # Around a DST switch, with the same ranges every day so the switch day has some.
+        switch = draw(st.sampled_from(switches))
+        window_start = switch - draw(st.integers(0, 36 * 60))
+        window_end = switch + draw(st.integers(1, 36 * 60))
+        pattern = draw(switch_ranges(ZoneInfo(zone_name), switch) | day_ranges)
+        ranges = (pattern,) * 7
+    else:
+        day = draw(st.dates(date(2025, 1, 1), date(2027, 12, 31)))
+        window_start = to_min(datetime.combine(day, time(), tzinfo=UTC)) + draw(
+            st.integers(0, 1439)
+        )
+        window_end = window_start + draw(st.integers(1, 3 * 1440))
+        ranges = draw(weekly_ranges)
     on_grid = draw(st.booleans())
     busy = []
     for _ in range(draw(st.integers(0, 12))):
@@ -99,12 +140,12 @@ def scenarios(draw: st.DrawFn) -> dict:
         busy.append((start, start + length))
     return {
         "zone_name": zone_name,
-        "ranges": draw(weekly_ranges),
+        "ranges": ranges,
         "duration": draw(st.sampled_from((15, 30, 45, 60))),
         "busy": busy,
-        "now": window_start + draw(st.integers(-2 * 1440, 1440)),
-        "notice": draw(st.sampled_from((0, 0, 60, 15)) | st.integers(0, 3 * 1440)),
-        "horizon": draw(st.integers(1, 5 * 1440)),
+        "now": window_start + draw(st.integers(-2 * 1440, 0) | st.integers(0, 1440)),
+        "notice": draw(st.sampled_from((0, 15, 60)) | st.integers(0, 3 * 1440)),
+        "horizon": draw(st.just(90 * 1440) | st.integers(1, 5 * 1440)),
         "window_start": window_start,
         "window_end": window_end,
     }

@@ -1,6 +1,6 @@
 """Half-open time intervals ``[start, end)`` on aware datetimes, and set operations on them.
 
-All datetimes are expected to be timezone-aware (by convention UTC).  Functions here never
+Bounds must be timezone-aware; :class:`Interval` stores them converted to UTC.  Functions here never
 mutate their inputs and always return new lists.
 """
 
@@ -8,10 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from operator import attrgetter
 
 _by_start = attrgetter("start")
+
+
+def _to_utc(instant: datetime) -> datetime:
+    if instant.tzinfo is None or instant.utcoffset() is None:
+        raise ValueError("Interval bounds must be timezone-aware.")
+    return instant.astimezone(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,8 +28,12 @@ class Interval:
     end: datetime
 
     def __post_init__(self) -> None:
-        if self.start.tzinfo is None or self.end.tzinfo is None:
-            raise ValueError("Interval bounds must be timezone-aware.")
+        # Bounds are kept in UTC: adding a timedelta to a datetime in a DST zone is wall-clock
+        # arithmetic, which would be wrong for absolute-time slot steps.
+        if self.start.tzinfo is not UTC:
+            object.__setattr__(self, "start", _to_utc(self.start))
+        if self.end.tzinfo is not UTC:
+            object.__setattr__(self, "end", _to_utc(self.end))
 
     @property
     def duration(self) -> timedelta:

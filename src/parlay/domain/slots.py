@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from operator import attrgetter
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -24,6 +24,13 @@ StartVerdict = Literal["ok", "not_a_slot", "busy"]
 
 _by_start = attrgetter("start")
 _TICK = timedelta(microseconds=1)  # datetime resolution: t <= x  <=>  t < x + _TICK
+
+
+def to_utc(instant: datetime, field: str) -> datetime:
+    """``instant`` in UTC; InvalidInput(field) when it is naive."""
+    if instant.tzinfo is None or instant.utcoffset() is None:
+        raise InvalidInput("The time needs a time zone offset.", field=field)
+    return instant.astimezone(UTC)
 
 
 def _sweep(
@@ -66,7 +73,7 @@ def _sweep(
                 end = t + duration
                 append(Interval(t, end))
                 t = end
-    if False:  # only when open intervals overlap (odd DST edges): dedupe and re-sort
+    if unordered:  # only when open intervals overlap (odd DST edges): dedupe and re-sort
         slots = sorted({s.start: s for s in slots}.values(), key=_by_start)
     return slots
 
@@ -80,6 +87,7 @@ def compute_slots(
     horizon: timedelta,
 ) -> list[Interval]:
     """Distinct, ascending slots of ``open_intervals`` (sorted by start) per rules 2-3."""
+    now = to_utc(now, "now")
     busy_starts, busy_ends = merged_bounds(busy)
     return _sweep(open_intervals, duration, busy_starts, busy_ends, now + min_notice, now + horizon)
 
@@ -96,8 +104,9 @@ def compute_invite_slots(
     window_end: datetime,
 ) -> list[Interval]:
     """Slots of the weekly ``rules`` whose start lies in ``[window_start, window_end)``."""
-    earliest = max(now + min_notice, window_start)
-    latest = min(now + horizon, window_end)
+    now = to_utc(now, "now")
+    earliest = max(now + min_notice, to_utc(window_start, "window_start"))
+    latest = min(now + horizon, to_utc(window_end, "window_end"))
     if earliest >= latest:
         return []
     open_intervals = compute_open_intervals(rules, zone, earliest, latest)
@@ -117,8 +126,7 @@ def classify_start(
 ) -> StartVerdict:
     """Whether ``start`` is bookable: ``"ok"``, ``"not_a_slot"`` (rules, notice or horizon
     do not produce it: 422) or ``"busy"`` (a rule slot blocked by busy time: 409)."""
-    if start.tzinfo is None:
-        raise InvalidInput("The start needs a time zone offset.", field="start")
+    now, start = to_utc(now, "now"), to_utc(start, "start")
     if not now + min_notice <= start < now + horizon:
         return "not_a_slot"
     slot = Interval(start, start + duration)

@@ -30,7 +30,7 @@ def register(kind: str, handler: Handler) -> None:
 
 
 def backoff(attempts: int) -> timedelta:
-    base = min(600.0, 2.0 ** attempts)
+    base = min(600.0, 2.0**attempts)
     return timedelta(seconds=base * (0.5 + random.random() / 2))
 
 

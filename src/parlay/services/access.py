@@ -11,7 +11,9 @@ from parlay.domain.errors import NotAMember
 
 async def is_member(session: AsyncSession, room_id: str, user_id: str) -> bool:
     found = await session.scalar(
-        select(RoomMember.user_id).where(RoomMember.room_id == room_id, RoomMember.user_id == user_id)
+        select(RoomMember.user_id).where(
+            RoomMember.room_id == room_id, RoomMember.user_id == user_id
+        )
     )
     return found is not None
 

@@ -9,17 +9,29 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from pwdlib import PasswordHash
+from pwdlib.hashers.argon2 import Argon2Hasher
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from parlay.db.models import AccessToken, AuthSession, User
-from parlay.domain.errors import BadCredentials, EmailTaken, Unauthenticated
 from parlay.domain.availability import parse_time_zone
+from parlay.domain.errors import BadCredentials, EmailTaken, Unauthenticated
 from parlay.services.context import Context
 
-_hasher = PasswordHash.recommended()
-# Verifying against this keeps the time of "no such email" equal to "wrong password".
-_DUMMY_HASH = _hasher.hash("parlay-timing-equaliser")
+#: The production profile: pwdlib's recommended argon2 parameters.
+STRONG_HASHING = PasswordHash.recommended()
+#: PARLAY_ENV=test only: real argon2 at a small cost, so test suites sign up many people fast.
+TEST_HASHING = PasswordHash((Argon2Hasher(time_cost=1, memory_cost=1024, parallelism=1),))
+_dummy_hashes: dict[int, str] = {}
+
+
+def _dummy_hash(hashing: PasswordHash) -> str:
+    """A hash to verify against for unknown emails, so they take as long as wrong passwords."""
+    if id(hashing) not in _dummy_hashes:
+        _dummy_hashes[id(hashing)] = hashing.hash("parlay-timing-equaliser")
+    return _dummy_hashes[id(hashing)]
+
+
 TOKEN_PREFIX = "plt_"
 
 
@@ -51,7 +63,7 @@ async def do_signup(
     ctx: Context, *, email: str, password: str, display_name: str, time_zone: str
 ) -> User:
     parse_time_zone(time_zone)
-    password_hash = await asyncio.to_thread(_hasher.hash, password)
+    password_hash = await asyncio.to_thread(ctx.passwords.hash, password)
     user = User(
         email=normalize_email(email),
         display_name=display_name.strip(),
@@ -75,8 +87,8 @@ async def check_login(ctx: Context, *, email: str, password: str, address: str) 
     ctx.limiter.check_login(email, address, now)
     async with ctx.db.read() as session:
         user = await session.scalar(select(User).where(User.email == email))
-    stored = user.password_hash if user else _DUMMY_HASH
-    ok = await asyncio.to_thread(_hasher.verify, password, stored)
+    stored = user.password_hash if user else _dummy_hash(ctx.passwords)
+    ok = await asyncio.to_thread(ctx.passwords.verify, password, stored)
     if user is None or not ok:
         ctx.limiter.record_failure(email, address, now)
         raise BadCredentials()

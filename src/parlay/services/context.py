@@ -6,8 +6,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from pwdlib import PasswordHash
+
 from parlay.db.session import Database
 from parlay.realtime.broker import Broker
+from parlay.services.busy import BusySource
 from parlay.services.ratelimits import RateLimiter
 
 
@@ -17,8 +20,11 @@ class Context:
     broker: Broker
     clock: Callable[[], datetime]
     base_url: str
+    passwords: PasswordHash
     session_days: int = 30
     limiter: RateLimiter = field(default_factory=RateLimiter)
+    #: External busy times (linked calendars); Parlay's own meetings are always counted.
+    busy_sources: list[BusySource] = field(default_factory=list)
 
     def now(self) -> datetime:
         return self.clock()

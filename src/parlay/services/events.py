@@ -31,7 +31,7 @@ async def append_event(
     now: Any,
     locked: bool,
 ) -> int:
-    if not locked and session.bind.dialect.name == "postgresql":
+    if not locked and session.get_bind().dialect.name == "postgresql":
         await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": EVENT_LOCK_KEY})
     event = Event(type=type, data=data, created_at=now)
     session.add(event)

@@ -2,35 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any
-
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parlay.db.models import Message, Room, User
 from parlay.services.access import access_room, room_member_ids
 from parlay.services.context import Context
+from parlay.services.scheduling_views import embedded_state
 from parlay.services.uow import UnitOfWork, unit_of_work
 from parlay.services.views import MemberRead, MessageRead
 
 MAX_BODY = 10_000
 
-#: Renders the embedded invite or meeting of a message; the scheduling module registers it.
-Embedder = Callable[[AsyncSession, Message, User | None], Awaitable[dict[str, Any]]]
-_embedders: dict[str, Embedder] = {}
 
-
-def register_embedder(kind: str, embedder: Embedder) -> None:
-    _embedders[kind] = embedder
-
-
-async def message_read(session: AsyncSession, message: Message) -> MessageRead:
+async def message_read(session: AsyncSession, message: Message, base_url: str) -> MessageRead:
     sender = await session.get(User, message.sender_id) if message.sender_id else None
-    extra: dict[str, Any] = {}
-    embed = _embedders.get(message.kind)
-    if embed is not None:
-        extra = await embed(session, message, sender)
+    extra = await embedded_state(session, message, base_url)
     return MessageRead(
         id=message.id,
         room_id=message.room_id,
@@ -65,14 +52,14 @@ async def add_message(
     uow.session.add(message)
     await uow.session.flush()
     room.last_message_id = message.id
-    read = await message_read(uow.session, message)
+    read = await message_read(uow.session, message, uow.ctx.base_url)
     recipients = await room_member_ids(uow.session, room.id)
     await uow.emit("message.created", read.model_dump(mode="json"), recipients)
     return message
 
 
 async def emit_message_updated(uow: UnitOfWork, message: Message) -> None:
-    read = await message_read(uow.session, message)
+    read = await message_read(uow.session, message, uow.ctx.base_url)
     recipients = await room_member_ids(uow.session, message.room_id)
     await uow.emit("message.updated", read.model_dump(mode="json"), recipients)
 
@@ -81,7 +68,7 @@ async def do_post_message(ctx: Context, user: User, room_id: str, body: str) -> 
     async with unit_of_work(ctx) as uow:
         room = await access_room(uow.session, room_id, user)
         message = await add_message(uow, room, sender=user, kind="text", body=body)
-        return await message_read(uow.session, message)
+        return await message_read(uow.session, message, ctx.base_url)
 
 
 async def list_messages(
@@ -99,6 +86,6 @@ async def list_messages(
         more = len(rows) > limit
         rows = rows[:limit]
         rows.reverse()
-        page = [await message_read(session, m) for m in rows]
+        page = [await message_read(session, m, ctx.base_url) for m in rows]
     next_cursor = rows[0].id if more and rows else None
     return page, next_cursor

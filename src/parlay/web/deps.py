@@ -7,7 +7,6 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from parlay.container import Container
 from parlay.db.models import User
 from parlay.domain.errors import Forbidden, Unauthenticated
 from parlay.services.accounts import Principal, authenticate_session, authenticate_token
@@ -22,13 +21,9 @@ class CsrfFailed(Forbidden):
     default_message = "Missing or wrong X-CSRF-Token header."
 
 
-def get_container(request: Request) -> Container:
-    container: Container = request.app.state.container
-    return container
-
-
 def get_ctx(request: Request) -> Context:
-    return get_container(request).ctx
+    ctx: Context = request.app.state.ctx
+    return ctx
 
 
 def client_address(request: Request) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -18,18 +19,31 @@ def _signed_in(request: Request) -> bool:
     return bool(request.cookies.get(SESSION_COOKIE))
 
 
+def safe_next(raw: str | None) -> str:
+    """A same-site path to return to after signing in ("/" unless ``raw`` is one)."""
+    if not raw or not raw.startswith("/") or raw.startswith("//"):
+        return "/"
+    if any(ch == "\\" or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in raw):
+        return "/"
+    return raw
+
+
 def _page(request: Request, name: str, **context: object) -> HTMLResponse:
-    return templates.TemplateResponse(request, name, context)
+    response = templates.TemplateResponse(request, name, context)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @router.get("/login")
 async def login_page(request: Request) -> Response:
-    return _page(request, "login.html", mode="login")
+    next_path = safe_next(request.query_params.get("next"))
+    return _page(request, "login.html", mode="login", next_path=next_path)
 
 
 @router.get("/signup")
 async def signup_page(request: Request) -> Response:
-    return _page(request, "login.html", mode="signup")
+    next_path = safe_next(request.query_params.get("next"))
+    return _page(request, "login.html", mode="signup", next_path=next_path)
 
 
 @router.get("/")
@@ -42,5 +56,6 @@ async def home(request: Request) -> Response:
 @router.get("/rooms/{room_id}")
 async def room_page(request: Request, room_id: str) -> Response:
     if not _signed_in(request):
-        return RedirectResponse(f"/login?next=/rooms/{room_id}", status_code=303)
+        next_path = quote(f"/rooms/{room_id}", safe="")
+        return RedirectResponse(f"/login?next={next_path}", status_code=303)
     return _page(request, "app.html", room_id=room_id)

@@ -18,17 +18,18 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.websockets import WebSocketState
 
 from parlay.domain.errors import Unauthenticated
-from parlay.realtime.hub import Subscription
+from parlay.realtime.hub import Hub, Subscription
 from parlay.services import events
 from parlay.services.accounts import Principal, authenticate_session, authenticate_token
-from parlay.web.deps import SESSION_COOKIE, bearer_token, get_container
+from parlay.services.context import Context
+from parlay.web.deps import SESSION_COOKIE, bearer_token
 
 router = APIRouter()
 MAX_FRAME = 64 * 1024
 
 
 async def _authenticate(ws: WebSocket) -> Principal | None:
-    ctx = get_container(ws).ctx  # type: ignore[arg-type]
+    ctx: Context = ws.app.state.ctx
     try:
         token = bearer_token(ws.headers.get("authorization"))
         if token is not None:
@@ -63,20 +64,21 @@ async def live(ws: WebSocket) -> None:
     except ValueError:
         await ws.close(code=4400, reason="bad cursor")
         return
-    container = get_container(ws)  # type: ignore[arg-type]
+    ctx: Context = ws.app.state.ctx
+    hub: Hub = ws.app.state.hub
     await ws.accept()
-    sub = container.hub.subscribe(principal.user.id)
+    sub = hub.subscribe(principal.user.id)
     try:
-        start = since if since is not None else await events.last_event_id(container.ctx.db)
+        start = since if since is not None else await events.last_event_id(ctx.db)
         sub.mark_sent(start)
         await ws.send_json({"type": "hello", "cursor": str(start)})
         if since is not None:
-            await _replay(ws, container.ctx.db, sub)
+            await _replay(ws, ctx.db, sub)
         await _serve(ws, sub)
     except WebSocketDisconnect:
         pass
     finally:
-        container.hub.unsubscribe(sub)
+        hub.unsubscribe(sub)
 
 
 async def _replay(ws: WebSocket, db: events.Database, sub: Subscription) -> None:

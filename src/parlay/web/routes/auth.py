@@ -31,7 +31,7 @@ async def login(body: LoginIn, request: Request, response: Response, ctx: CtxDep
     done = await accounts.check_login(
         ctx, email=body.email, password=body.password, address=client_address(request)
     )
-    settings = request.app.state.container.settings
+    settings = request.app.state.settings
     response.set_cookie(
         SESSION_COOKIE,
         done.session_token,

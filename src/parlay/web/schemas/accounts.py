@@ -7,7 +7,10 @@ from pydantic import Field, StringConstraints
 from parlay.web.schemas.common import Body
 
 Email = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$"
+    ),
 ]
 DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 TimeZoneName = Annotated[str, Field(min_length=1, max_length=64)]

@@ -1,0 +1,256 @@
+"""Booking, rescheduling and cancelling meetings — never double-booked.
+
+A booking is one write transaction that locks the invite row, recomputes the slot against
+fresh busy data and inserts the meeting.  The database has the last word on overlaps: on
+PostgreSQL an exclusion constraint refuses two scheduled meetings of one host whose times
+overlap (the loser of a race gets ``slot_taken``); on SQLite write transactions are
+serialized (``BEGIN IMMEDIATE``), so the recomputation always sees the winner's meeting.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from parlay.db.models import Message, Room, User
+from parlay.db.scheduling_models import (
+    IdempotencyRecord,
+    Invite,
+    Meeting,
+    MeetingHistory,
+    MeetingParticipant,
+)
+from parlay.domain.errors import (
+    InviteClosed,
+    NotAMember,
+    NotASlot,
+    OwnInvite,
+    SlotTaken,
+)
+from parlay.domain.intervals import Interval
+from parlay.domain.meetings import MeetingState, compute_cancel, compute_reschedule
+from parlay.domain.slots import classify_start
+from parlay.services.access import is_member, room_member_ids
+from parlay.services.busy import external_busy, meeting_busy
+from parlay.services.context import Context
+from parlay.services.invites import access_invite, terms_of
+from parlay.services.messages import add_message, emit_message_updated
+from parlay.services.scheduling_views import MeetingRead, meeting_read
+from parlay.services.uow import UnitOfWork, unit_of_work
+
+AROUND = timedelta(days=1)
+
+
+def _check_start(invite: Invite, start: datetime, busy: list[Interval], now: datetime) -> datetime:
+    terms = terms_of(invite)
+    verdict = classify_start(
+        terms.rules, terms.zone, terms.duration, busy, now, terms.min_notice, terms.horizon, start
+    )
+    if verdict == "not_a_slot":
+        raise NotASlot(field="start")
+    if verdict == "busy":
+        raise SlotTaken(field="start")
+    return start + terms.duration
+
+
+async def _host_of(ctx: Context, invite_id: str) -> str | None:
+    async with ctx.db.read() as session:
+        return await session.scalar(select(Invite.host_id).where(Invite.id == invite_id))
+
+
+async def _insert_or_taken(uow: UnitOfWork) -> None:
+    try:
+        await uow.session.flush()
+    except IntegrityError as exc:  # PostgreSQL's exclusion constraint: a concurrent winner
+        raise SlotTaken(field="start") from exc
+
+
+def _when(instant: datetime, zone: str) -> str:
+    local = instant.astimezone(ZoneInfo(zone))
+    return f"{local:%a %d %b %Y, %H:%M} ({zone})"
+
+
+async def do_book(
+    ctx: Context, user: User, invite_id: str, start: datetime, idempotency_key: str | None
+) -> tuple[int, dict[str, Any]]:
+    """Book ``start`` on the invite; returns (status, body) so a retry can replay it."""
+    host_id = await _host_of(ctx, invite_id)
+    window = Interval(start - AROUND, start + AROUND)
+    external = await external_busy(ctx.busy_sources, host_id, window) if host_id else []
+    async with unit_of_work(ctx) as uow:
+        invite = await access_invite(uow.session, invite_id, user, lock=True)
+        if idempotency_key is not None:
+            replay = await uow.session.get(IdempotencyRecord, (user.id, idempotency_key))
+            if replay is not None:
+                return replay.status_code, replay.body
+        if invite.status != "open":
+            raise InviteClosed()
+        if invite.host_id == user.id:
+            raise OwnInvite()
+        busy = await meeting_busy(uow.session, invite.host_id, window) + external
+        end = _check_start(invite, start, busy, uow.now)
+        meeting = Meeting(
+            invite_id=invite.id,
+            room_id=invite.room_id,
+            host_id=invite.host_id,
+            booked_by=user.id,
+            start=start,
+            end=end,
+            status="scheduled",
+            sequence=0,
+            join_token=secrets.token_urlsafe(24),
+            created_at=uow.now,
+        )
+        uow.session.add(meeting)
+        await _insert_or_taken(uow)
+        members = await room_member_ids(uow.session, invite.room_id)
+        uow.session.add_all(MeetingParticipant(meeting_id=meeting.id, user_id=m) for m in members)
+        uow.session.add(
+            MeetingHistory(
+                meeting_id=meeting.id,
+                action="booked",
+                at=uow.now,
+                by_user_id=user.id,
+                to_start=start,
+            )
+        )
+        invite.status, invite.meeting_id = "booked", meeting.id
+        await uow.session.flush()
+        room = await uow.session.get(Room, invite.room_id)
+        assert room is not None
+        host = await uow.session.get(User, invite.host_id)
+        assert host is not None
+        body = (
+            f"{user.display_name} booked a meeting with {host.display_name}: "
+            f"{_when(start, invite.time_zone)}."
+        )
+        message = await add_message(
+            uow, room, sender=user, kind="meeting", body=body, meeting_id=meeting.id
+        )
+        meeting.message_id = message.id
+        await _refresh_message(uow, invite.message_id)
+        read = await meeting_read(uow.session, meeting, ctx.base_url)
+        await uow.emit("meeting.scheduled", read.model_dump(mode="json"), members)
+        result = read.model_dump(mode="json")
+        if idempotency_key is not None:
+            uow.session.add(
+                IdempotencyRecord(
+                    user_id=user.id,
+                    key=idempotency_key,
+                    status_code=201,
+                    body=result,
+                    created_at=uow.now,
+                )
+            )
+        return 201, result
+
+
+async def _refresh_message(uow: UnitOfWork, message_id: int | None) -> None:
+    if message_id is not None:
+        message = await uow.session.get(Message, message_id)
+        if message is not None:
+            await emit_message_updated(uow, message)
+
+
+async def access_meeting(
+    uow_or_session: Any, meeting_id: str, user: User, *, lock: bool = False
+) -> Meeting:
+    query = select(Meeting).where(Meeting.id == meeting_id)
+    if lock:
+        query = query.with_for_update()
+    meeting = await uow_or_session.scalar(query)
+    if meeting is None or not await is_member(uow_or_session, meeting.room_id, user.id):
+        raise NotAMember("Meeting not found.")
+    return meeting
+
+
+def _state(meeting: Meeting) -> MeetingState:
+    return MeetingState(
+        status=meeting.status,  # type: ignore[arg-type]
+        start=meeting.start,
+        end=meeting.end,
+        sequence=meeting.sequence,
+    )
+
+
+async def _announce_change(
+    uow: UnitOfWork, meeting: Meeting, actor: User, event: str, text: str
+) -> MeetingRead:
+    room = await uow.session.get(Room, meeting.room_id)
+    assert room is not None
+    await add_message(
+        uow, room, sender=actor, kind="meeting_update", body=text, meeting_id=meeting.id
+    )
+    await _refresh_message(uow, meeting.message_id)
+    read = await meeting_read(uow.session, meeting, uow.ctx.base_url)
+    members = await room_member_ids(uow.session, meeting.room_id)
+    await uow.emit(event, read.model_dump(mode="json"), members)
+    return read
+
+
+def _with_reason(text: str, reason: str | None) -> str:
+    return f"{text} Reason: {reason}" if reason else text
+
+
+async def do_reschedule(
+    ctx: Context, user: User, meeting_id: str, start: datetime, reason: str | None
+) -> MeetingRead:
+    async with ctx.db.read() as session:
+        host_id = await session.scalar(select(Meeting.host_id).where(Meeting.id == meeting_id))
+    window = Interval(start - AROUND, start + AROUND)
+    external = await external_busy(ctx.busy_sources, host_id, window) if host_id else []
+    async with unit_of_work(ctx) as uow:
+        meeting = await access_meeting(uow.session, meeting_id, user, lock=True)
+        state = _state(meeting)
+        if state.status == "cancelled":
+            compute_cancel(state)  # raises MeetingCancelled
+        invite = await uow.session.get(Invite, meeting.invite_id)
+        assert invite is not None
+        busy = await meeting_busy(uow.session, meeting.host_id, window, exclude=meeting.id)
+        end = _check_start(invite, start, busy + external, uow.now)
+        moved = compute_reschedule(state, start, end)
+        old_start = meeting.start
+        meeting.start, meeting.end, meeting.sequence = moved.start, moved.end, moved.sequence
+        await _insert_or_taken(uow)
+        uow.session.add(
+            MeetingHistory(
+                meeting_id=meeting.id,
+                action="rescheduled",
+                at=uow.now,
+                by_user_id=user.id,
+                reason=reason,
+                from_start=old_start,
+                to_start=start,
+            )
+        )
+        text = _with_reason(
+            f"{user.display_name} moved the meeting from {_when(old_start, invite.time_zone)} "
+            f"to {_when(start, invite.time_zone)}.",
+            reason,
+        )
+        return await _announce_change(uow, meeting, user, "meeting.rescheduled", text)
+
+
+async def do_cancel(ctx: Context, user: User, meeting_id: str, reason: str | None) -> MeetingRead:
+    async with unit_of_work(ctx) as uow:
+        meeting = await access_meeting(uow.session, meeting_id, user, lock=True)
+        cancelled = compute_cancel(_state(meeting))
+        meeting.status, meeting.sequence = cancelled.status, cancelled.sequence
+        uow.session.add(
+            MeetingHistory(
+                meeting_id=meeting.id,
+                action="cancelled",
+                at=uow.now,
+                by_user_id=user.id,
+                reason=reason,
+                from_start=meeting.start,
+            )
+        )
+        await uow.session.flush()
+        text = _with_reason(f"{user.display_name} cancelled the meeting.", reason)
+        return await _announce_change(uow, meeting, user, "meeting.cancelled", text)

@@ -1,0 +1,160 @@
+"""Invites: share availability in a room, list its dates and slots, withdraw it."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from parlay.db.models import Message, User
+from parlay.db.scheduling_models import Invite
+from parlay.domain.availability import parse_time_zone, weekly_to_dict
+from parlay.domain.errors import InvalidInput, InviteClosed, NotAMember, NotHost
+from parlay.domain.intervals import Interval
+from parlay.domain.invites import InviteTerms, check_invite_terms
+from parlay.domain.slots import (
+    compute_available_dates,
+    compute_invite_slots,
+    compute_local_day_window,
+)
+from parlay.services.access import access_room, is_member
+from parlay.services.busy import external_busy, meeting_busy
+from parlay.services.context import Context
+from parlay.services.messages import add_message, emit_message_updated
+from parlay.services.scheduling_views import InviteRead, invite_read
+from parlay.services.uow import unit_of_work
+
+MAX_RANGE_DAYS = 92
+
+
+async def access_invite(
+    session: AsyncSession, invite_id: str, user: User, *, lock: bool = False
+) -> Invite:
+    query = select(Invite).where(Invite.id == invite_id)
+    if lock:
+        query = query.with_for_update()
+    invite = await session.scalar(query)
+    if invite is None or not await is_member(session, invite.room_id, user.id):
+        raise NotAMember("Invite not found.")
+    return invite
+
+
+def terms_of(invite: Invite) -> InviteTerms:
+    return check_invite_terms(
+        invite.time_zone,
+        invite.weekly,
+        invite.duration_minutes,
+        invite.horizon_days,
+        invite.min_notice_minutes,
+    )
+
+
+async def do_create_invite(
+    ctx: Context,
+    user: User,
+    room_id: str,
+    *,
+    time_zone: str,
+    weekly: dict[str, Any],
+    duration_minutes: int,
+    horizon_days: int,
+    min_notice_minutes: int,
+) -> InviteRead:
+    terms = check_invite_terms(
+        time_zone, weekly, duration_minutes, horizon_days, min_notice_minutes
+    )
+    async with unit_of_work(ctx) as uow:
+        room = await access_room(uow.session, room_id, user)
+        invite = Invite(
+            room_id=room.id,
+            host_id=user.id,
+            time_zone=terms.zone_name,
+            weekly=weekly_to_dict(terms.rules),
+            duration_minutes=duration_minutes,
+            horizon_days=horizon_days,
+            min_notice_minutes=min_notice_minutes,
+            status="open",
+            created_at=uow.now,
+        )
+        uow.session.add(invite)
+        await uow.session.flush()
+        body = f"{user.display_name} shared their availability for a {duration_minutes}-minute meeting."
+        message = await add_message(
+            uow, room, sender=user, kind="meeting_invite", body=body, invite_id=invite.id
+        )
+        invite.message_id = message.id
+        return await invite_read(uow.session, invite, ctx.base_url)
+
+
+async def get_invite(ctx: Context, user: User, invite_id: str) -> InviteRead:
+    async with ctx.db.read() as session:
+        invite = await access_invite(session, invite_id, user)
+        return await invite_read(session, invite, ctx.base_url)
+
+
+async def _slots_between(
+    ctx: Context, user: User, invite_id: str, window: Interval
+) -> list[Interval]:
+    """Bookable slots starting in ``window`` (an open or booked invite; the invite's own
+    meeting does not count as busy, which is what Reschedule needs)."""
+    async with ctx.db.read() as session:
+        invite = await access_invite(session, invite_id, user)
+        if invite.status == "withdrawn":
+            raise InviteClosed()
+        terms = terms_of(invite)
+        busy_window = Interval(window.start, window.end + terms.duration)
+        busy = await meeting_busy(session, invite.host_id, busy_window, exclude=invite.meeting_id)
+    busy += await external_busy(ctx.busy_sources, invite.host_id, busy_window)
+    return compute_invite_slots(
+        terms.rules,
+        terms.zone,
+        terms.duration,
+        busy,
+        ctx.now(),
+        terms.min_notice,
+        terms.horizon,
+        window.start,
+        window.end,
+    )
+
+
+def _viewer_zone(user: User, tz: str | None) -> Any:
+    return parse_time_zone(tz if tz is not None else user.time_zone, field="tz")
+
+
+async def list_dates(
+    ctx: Context, user: User, invite_id: str, first: date, last: date, tz: str | None
+) -> list[date]:
+    zone = _viewer_zone(user, tz)
+    if last < first:
+        raise InvalidInput("'to' must not be before 'from'.", field="to")
+    if (last - first).days > MAX_RANGE_DAYS:
+        raise InvalidInput(f"Ask for at most {MAX_RANGE_DAYS} days at once.", field="to")
+    window = Interval(
+        compute_local_day_window(first, zone).start,
+        compute_local_day_window(last + timedelta(days=1), zone).start,
+    )
+    return compute_available_dates(await _slots_between(ctx, user, invite_id, window), zone)
+
+
+async def list_slots(
+    ctx: Context, user: User, invite_id: str, day: date, tz: str | None
+) -> list[Interval]:
+    zone = _viewer_zone(user, tz)
+    return await _slots_between(ctx, user, invite_id, compute_local_day_window(day, zone))
+
+
+async def do_withdraw(ctx: Context, user: User, invite_id: str) -> None:
+    async with unit_of_work(ctx) as uow:
+        invite = await access_invite(uow.session, invite_id, user, lock=True)
+        if invite.host_id != user.id:
+            raise NotHost()
+        if invite.status != "open":
+            raise InviteClosed()
+        invite.status = "withdrawn"
+        if invite.message_id is not None:
+            message = await uow.session.get(Message, invite.message_id)
+            if message is not None:
+                await emit_message_updated(uow, message)

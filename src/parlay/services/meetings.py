@@ -1,0 +1,77 @@
+"""Reading meetings: one, a list of the caller's, and the .ics file."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import literal, select, tuple_
+
+from parlay.db.models import User
+from parlay.db.scheduling_models import Meeting, MeetingParticipant
+from parlay.mail.ics import build_ics
+from parlay.services.bookings import access_meeting
+from parlay.services.context import Context
+from parlay.services.scheduling_views import (
+    MeetingRead,
+    calendar_entry,
+    meeting_read,
+    participants_of,
+)
+
+
+async def get_meeting(ctx: Context, user: User, meeting_id: str) -> MeetingRead:
+    async with ctx.db.read() as session:
+        meeting = await access_meeting(session, meeting_id, user)
+        return await meeting_read(session, meeting, ctx.base_url)
+
+
+async def get_meeting_ics(ctx: Context, user: User, meeting_id: str) -> bytes:
+    async with ctx.db.read() as session:
+        meeting = await access_meeting(session, meeting_id, user)
+        people = await participants_of(session, meeting.id)
+        by_id = {u.id: u for u in people}
+        host = by_id.get(meeting.host_id) or await session.get(User, meeting.host_id)
+        booker = by_id.get(meeting.booked_by) or await session.get(User, meeting.booked_by)
+        assert host is not None and booker is not None
+    entry = calendar_entry(meeting, host, booker, people, ctx.base_url, ctx.now())
+    return build_ics(entry)
+
+
+async def list_meetings(
+    ctx: Context,
+    user: User,
+    *,
+    start_from: datetime | None,
+    start_to: datetime | None,
+    room_id: str | None,
+    after: tuple[str, str] | None,
+    limit: int,
+) -> tuple[list[MeetingRead], tuple[str, str] | None]:
+    """Meetings the caller takes part in (host included), any status, by start."""
+    async with ctx.db.read() as session:
+        query = (
+            select(Meeting)
+            .join(MeetingParticipant, MeetingParticipant.meeting_id == Meeting.id)
+            .where(MeetingParticipant.user_id == user.id)
+        )
+        if start_from is not None:
+            query = query.where(Meeting.start >= start_from)
+        if start_to is not None:
+            query = query.where(Meeting.start < start_to)
+        if room_id is not None:
+            query = query.where(Meeting.room_id == room_id)
+        if after is not None:
+            query = query.where(
+                tuple_(Meeting.start, Meeting.id)
+                > tuple_(literal(datetime.fromisoformat(after[0]), Meeting.start.type), after[1])
+            )
+        rows = list(
+            (
+                await session.scalars(query.order_by(Meeting.start, Meeting.id).limit(limit + 1))
+            ).all()
+        )
+        more = len(rows) > limit
+        rows = rows[:limit]
+        page = [await meeting_read(session, m, ctx.base_url) for m in rows]
+    cursor = (rows[-1].start.isoformat(), rows[-1].id) if more and rows else None
+    return page, cursor

@@ -1,0 +1,63 @@
+// Rendering one message. Only textContent and attributes carry user data — never innerHTML.
+// Other features (scheduling) register renderers for their message kinds.
+import { h } from './dom.js';
+import { formatFull, formatMessageTime } from './format.js';
+
+const renderers = new Map();
+
+/**
+ * Register the body renderer for a message kind ("meeting_invite", "meeting", ...).
+ * `fn(message, context)` returns a Node placed inside the bubble; context is {me, room}.
+ */
+export function registerRenderer(kind, fn) {
+  renderers.set(kind, fn);
+}
+
+function textBody(message) {
+  return h('p', { class: 'msg-body', text: message.body });
+}
+
+function timeEl(message) {
+  return h('time', {
+    class: 'msg-time',
+    datetime: message.created_at,
+    title: formatFull(message.created_at),
+    text: formatMessageTime(message.created_at),
+  });
+}
+
+/** Build the <li> for a message; `continued` hides the sender line within a run. */
+export function renderMessage(message, context, { continued = false } = {}) {
+  const { me } = context;
+  if (message.kind === 'system') {
+    return h(
+      'li',
+      { class: 'msg msg-system', dataset: { id: message.id, kind: message.kind } },
+      h('p', { class: 'msg-system-text' }, h('span', { class: 'msg-body', text: message.body }), ' ', timeEl(message)),
+    );
+  }
+  const own = Boolean(message.sender && me && message.sender.id === me.id);
+  const senderName = message.sender ? message.sender.display_name : 'Parlay';
+  const renderer = renderers.get(message.kind);
+  let body;
+  try {
+    body = renderer ? renderer(message, context) : textBody(message);
+  } catch (err) {
+    console.error('message renderer failed', err);
+    body = textBody(message);
+  }
+  const classes = ['msg', own ? 'msg-own' : 'msg-other', `msg-kind-${message.kind}`];
+  if (continued) classes.push('msg-continued');
+  if (message.kind !== 'text') classes.push('msg-card');
+  return h(
+    'li',
+    { class: classes.join(' '), dataset: { id: message.id, kind: message.kind, sender: message.sender?.id || '' } },
+    h(
+      'div',
+      { class: 'msg-meta' + (own ? ' msg-meta-own' : '') },
+      h('span', { class: own ? 'msg-sender visually-hidden' : 'msg-sender', text: own ? 'You' : senderName }),
+      timeEl(message),
+    ),
+    h('div', { class: 'msg-bubble' }, body),
+  );
+}
