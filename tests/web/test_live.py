@@ -7,31 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import uvicorn
 import websockets
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from tests.conftest import Person
-
-
-@pytest.fixture
-async def server(app: Any) -> AsyncIterator[str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="warning")
-    srv = uvicorn.Server(config)
-    task = asyncio.create_task(srv.serve())
-    while not srv.started:
-        await asyncio.sleep(0.01)
-    yield f"127.0.0.1:{port}"
-    srv.should_exit = True
-    await task
 
 
 async def token_of(person: Person) -> str:

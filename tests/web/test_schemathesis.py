@@ -157,8 +157,23 @@ def _use_real_ids(case: Any, api: Api) -> None:
                 params[name] = real
 
 
-@schema.parametrize()
-@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
-def test_no_server_errors(case: Any, api: Api) -> None:
+def _check(case: Any, api: Api) -> None:
     _use_real_ids(case, api)
     case.call_and_validate(headers=api.auth, checks=[not_a_server_error])
+
+
+#: Each of these hashes a password (argon2, ~0.3 s): fewer examples keep the file quick.
+HASHING = ["/api/v1/auth/signup", "/api/v1/auth/login"]
+BOUNDED = {"deadline": None, "suppress_health_check": list(HealthCheck)}
+
+
+@schema.exclude(path=HASHING).parametrize()
+@settings(max_examples=25, **BOUNDED)
+def test_no_server_errors(case: Any, api: Api) -> None:
+    _check(case, api)
+
+
+@schema.include(path=HASHING).parametrize()
+@settings(max_examples=10, **BOUNDED)
+def test_no_server_errors_password_hashing(case: Any, api: Api) -> None:
+    _check(case, api)
