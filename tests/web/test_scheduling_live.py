@@ -25,9 +25,10 @@ async def test_meeting_life_arrives_live(
     alice_ws, _ = await connect(server, await token_of(alice))
     bob_ws, _ = await connect(server, await token_of(bob))
     invite = await share(alice, room["id"])
-    created = await next_of_type(bob_ws, "message.created")
-    assert created["data"]["kind"] == "meeting_invite"
-    assert created["data"]["meeting_invite"]["id"] == invite["id"]
+    for ws in (alice_ws, bob_ws):
+        created = await next_of_type(ws, "message.created")
+        assert created["data"]["kind"] == "meeting_invite"
+        assert created["data"]["meeting_invite"]["id"] == invite["id"]
 
     booked = await bob.client.post(
         f"/api/v1/invites/{invite['id']}/book", json={"start": "2026-12-01T08:00:00Z"}
