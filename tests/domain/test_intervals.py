@@ -36,6 +36,14 @@ def test_overlap_is_half_open() -> None:
     assert not iv(0, 10).overlaps(iv(10, 20))
     assert not iv(10, 20).overlaps(iv(0, 10))
     assert iv(0, 30).overlaps(iv(10, 20))
+    assert not iv(0, 30).overlaps(iv(10, 10)) and not iv(10, 10).overlaps(iv(0, 30))
+
+
+@given(intervals, intervals)
+def test_overlaps_matches_minute_sets(xs: list[Interval], ys: list[Interval]) -> None:
+    for x in xs:
+        for y in ys:
+            assert x.overlaps(y) == bool(minutes([x]) & minutes([y]))
 
 
 def test_merge_coalesces_overlapping_and_touching() -> None:

@@ -107,8 +107,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             proc.wait()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Chromium for one test module.
+
+    Module scope, not session: the sync Playwright API keeps an event loop running while it is
+    started, and the async tests collected after this directory need none to be running.
+    """
     if not CHROMIUM.exists():
         message = f"{CHROMIUM} is missing (apt-get install -y chromium)"
         if os.environ.get("PARLAY_REQUIRE_SERVICES") == "1":

@@ -106,6 +106,16 @@ def test_two_people_chat_live(
         expect(page.locator("#messages b")).to_have_count(0)
         expect(page.locator("#messages script")).to_have_count(0)
 
+    # Web addresses become links (http and https only); the text stays text.
+    send(ann, "Agenda: https://example.com/agenda. Not a link: javascript:alert(1)")
+    link = ben.locator("#messages .msg-body a")
+    expect(link).to_have_count(1)
+    expect(link).to_have_attribute("href", "https://example.com/agenda")
+    expect(link).to_have_text("https://example.com/agenda")
+    expect(messages(ben).last).to_have_text(
+        "Agenda: https://example.com/agenda. Not a link: javascript:alert(1)"
+    )
+
     # Shift+Enter makes a new line, Enter sends.
     box = ben.get_by_label("Message", exact=True)
     box.fill("line one")

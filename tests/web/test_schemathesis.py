@@ -157,8 +157,18 @@ def _use_real_ids(case: Any, api: Api) -> None:
                 params[name] = real
 
 
+CALLS: dict = {}
+import atexit, time as _t
+atexit.register(lambda: print("CALLS", sorted(CALLS.items(), key=lambda kv: -kv[1][1])))
 def _check(case: Any, api: Api) -> None:
     _use_real_ids(case, api)
+    k = case.operation.label
+    t0 = _t.perf_counter()
+    try:
+        return _check2(case, api)
+    finally:
+        n, tt = CALLS.get(k, (0, 0.0)); CALLS[k] = (n + 1, tt + _t.perf_counter() - t0)
+def _check2(case: Any, api: Api) -> None:
     case.call_and_validate(headers=api.auth, checks=[not_a_server_error])
 
 

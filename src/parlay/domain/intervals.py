@@ -44,8 +44,9 @@ class Interval:
         return self.end <= self.start
 
     def overlaps(self, other: Interval) -> bool:
-        """True when the two share an instant; touching (``a.end == b.start``) is not overlap."""
-        return self.start < other.end and other.start < self.end
+        """True when the two share an instant; touching (``a.end == b.start``) is not overlap,
+        and an empty interval overlaps nothing."""
+        return max(self.start, other.start) < min(self.end, other.end)
 
     def contains(self, instant: datetime) -> bool:
         return self.start <= instant < self.end

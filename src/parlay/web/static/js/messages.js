@@ -13,8 +13,33 @@ export function registerRenderer(kind, fn) {
   renderers.set(kind, fn);
 }
 
+const URL_RE = /\bhttps?:\/\/[^\s<>"']+/g;
+
+/** Text with http(s) links made clickable; everything is a text node or a checked href. */
+export function linkify(text) {
+  const nodes = [];
+  let last = 0;
+  for (const match of text.matchAll(URL_RE)) {
+    const url = match[0].replace(/[.,;:!?)\]]+$/, '');
+    const start = match.index;
+    let href = null;
+    try {
+      const parsed = new URL(url);
+      if (parsed.protocol === 'http:' || parsed.protocol === 'https:') href = parsed.href;
+    } catch {
+      href = null;
+    }
+    if (!href) continue;
+    if (start > last) nodes.push(document.createTextNode(text.slice(last, start)));
+    nodes.push(h('a', { href, target: '_blank', rel: 'noopener noreferrer', text: url }));
+    last = start + url.length;
+  }
+  if (last < text.length) nodes.push(document.createTextNode(text.slice(last)));
+  return nodes;
+}
+
 function textBody(message) {
-  return h('p', { class: 'msg-body', text: message.body });
+  return h('p', { class: 'msg-body' }, linkify(message.body));
 }
 
 function timeEl(message) {

@@ -1,0 +1,136 @@
+"""HTTP latency of the ``dates`` endpoint beside ``/healthz``, measured in the same run.
+
+One real ``parlay serve`` (SQLite, in-process workers); alice shares Mon–Fri 09:00–17:00
+Europe/Berlin, 30-minute slots; bob asks for 30 days of available dates.  50 concurrent
+clients each send their share of requests; latency is per request, client-side.
+Target: dates p50 within 3x of healthz p50.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.common import PASSWORD, Server, percentile, progress
+
+CLIENTS = 50
+REQUESTS = 2000
+WEEKDAYS = {d: [{"start": "09:00", "end": "17:00"}] for d in ("mon", "tue", "wed", "thu", "fri")}
+
+
+async def _person(client: httpx.AsyncClient, name: str) -> str:
+    email = f"{name}@bench.example"
+    r = await client.post(
+        "/api/v1/auth/signup",
+        json={
+            "email": email,
+            "password": PASSWORD,
+            "display_name": name,
+            "time_zone": "Europe/Berlin",
+        },
+    )
+    r.raise_for_status()
+    r = await client.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD})
+    csrf = r.json()["csrf_token"]
+    r = await client.post(
+        "/api/v1/me/tokens", json={"name": "bench"}, headers={"X-CSRF-Token": csrf}
+    )
+    client.cookies.clear()
+    return str(r.json()["token"])
+
+
+async def _measure(base_url: str, path: str, params: dict[str, str], token: str) -> list[float]:
+    samples: list[float] = []
+    headers = {"Authorization": f"Bearer {token}"}
+    limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS)
+    async with httpx.AsyncClient(
+        base_url=base_url, headers=headers, limits=limits, timeout=30
+    ) as c:
+
+        async def client_loop(n: int) -> None:
+            for _ in range(n):
+                started = time.perf_counter()
+                r = await c.get(path, params=params)
+                samples.append((time.perf_counter() - started) * 1000)
+                if r.status_code != 200:
+                    raise RuntimeError(f"{path}: {r.status_code} {r.text[:200]}")
+
+        await asyncio.gather(*(client_loop(REQUESTS // CLIENTS) for _ in range(CLIENTS)))
+    return samples
+
+
+async def _run() -> list[dict[str, Any]]:
+    with tempfile.TemporaryDirectory(prefix="parlay-bench-http-") as tmp:
+        server = Server(
+            {"PARLAY_ENV": "test", "PARLAY_DATA_DIR": tmp, "PARLAY_RATE_LIMITS": "off"},
+            log_path=Path(tmp) / "server.log",
+        )
+        server.start()
+        try:
+            await server.wait_ready()
+            async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as client:
+                alice = await _person(client, "alice")
+                bob = await _person(client, "bob")
+                auth = {"Authorization": f"Bearer {alice}"}
+                room = await client.post(
+                    "/api/v1/rooms",
+                    json={"title": "bench", "member_emails": ["bob@bench.example"]},
+                    headers=auth,
+                )
+                invite = await client.post(
+                    f"/api/v1/rooms/{room.json()['id']}/invites",
+                    json={"time_zone": "Europe/Berlin", "weekly": WEEKDAYS, "duration_minutes": 30},
+                    headers=auth,
+                )
+            today = datetime.now(UTC).date()
+            params = {
+                "from": today.isoformat(),
+                "to": (today + timedelta(days=30)).isoformat(),
+                "tz": "Europe/Berlin",
+            }
+            dates_path = f"/api/v1/invites/{invite.json()['id']}/dates"
+            await _measure(server.base_url, dates_path, params, bob)  # warm-up
+            progress(f"healthz: {REQUESTS} requests, {CLIENTS} concurrent clients")
+            health = await _measure(server.base_url, "/healthz", {}, bob)
+            progress(f"dates: {REQUESTS} requests, {CLIENTS} concurrent clients")
+            dates = await _measure(server.base_url, dates_path, params, bob)
+        finally:
+            server.stop()
+    h50, d50 = percentile(health, 50), percentile(dates, 50)
+    ratio = d50 / h50 if h50 else float("nan")
+    return [
+        {"name": "healthz p50 (50 clients)", "value": round(h50, 2), "unit": "ms"},
+        {
+            "name": "healthz p99 (50 clients)",
+            "value": round(percentile(health, 99), 2),
+            "unit": "ms",
+        },
+        {"name": "dates 30 days p50 (50 clients)", "value": round(d50, 2), "unit": "ms"},
+        {
+            "name": "dates 30 days p99 (50 clients)",
+            "value": round(percentile(dates, 99), 2),
+            "unit": "ms",
+        },
+        {
+            "name": "dates p50 / healthz p50",
+            "value": round(ratio, 2),
+            "unit": "x",
+            "target": "<= 3",
+            "meets_target": ratio <= 3,
+        },
+    ]
+
+
+def run() -> list[dict[str, Any]]:
+    return asyncio.run(_run())
+
+
+if __name__ == "__main__":
+    for row in run():
+        print(row)
