@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-
 from bench.common import PASSWORD, Server, percentile, progress
 
 CLIENTS = 50

@@ -157,18 +157,8 @@ def _use_real_ids(case: Any, api: Api) -> None:
                 params[name] = real
 
 
-CALLS: dict = {}
-import atexit, time as _t
-atexit.register(lambda: print("CALLS", sorted(CALLS.items(), key=lambda kv: -kv[1][1])))
 def _check(case: Any, api: Api) -> None:
     _use_real_ids(case, api)
-    k = case.operation.label
-    t0 = _t.perf_counter()
-    try:
-        return _check2(case, api)
-    finally:
-        n, tt = CALLS.get(k, (0, 0.0)); CALLS[k] = (n + 1, tt + _t.perf_counter() - t0)
-def _check2(case: Any, api: Api) -> None:
     case.call_and_validate(headers=api.auth, checks=[not_a_server_error])
 
 
@@ -178,7 +168,7 @@ BOUNDED = {"deadline": None, "suppress_health_check": list(HealthCheck)}
 
 
 @schema.exclude(path=HASHING).parametrize()
-@settings(max_examples=25, **BOUNDED)
+@settings(max_examples=20, **BOUNDED)
 def test_no_server_errors(case: Any, api: Api) -> None:
     _check(case, api)
 
