@@ -406,3 +406,17 @@ async def test_typical_availability_round_trip(alice: Person) -> None:
     assert (await alice.client.get("/api/v1/me/availability")).json()[
         "time_zone"
     ] == "Asia/Kathmandu"
+
+
+async def test_far_dates_are_clear_errors(room: dict[str, Any], alice: Person, bob: Person) -> None:
+    invite = await share(alice, room["id"])
+    url = f"/api/v1/invites/{invite['id']}"
+    for path, params, field in [
+        ("/slots", {"date": "9999-12-31", "tz": "Pacific/Kiritimati"}, "date"),
+        ("/dates", {"from": "0001-01-01", "to": "0001-01-02", "tz": "America/Adak"}, "from"),
+    ]:
+        r = await bob.client.get(url + path, params=params)
+        assert r.status_code == 422 and r.json()["error"]["field"] == field
+    for start in ("9999-12-31T23:59:00+00:00", "0001-01-01T00:00:00+00:00"):
+        r = await bob.client.post(f"{url}/book", json={"start": start})
+        assert r.status_code == 422 and r.json()["error"]["field"] == "start"

@@ -4,7 +4,8 @@ Requests go through schemathesis' ASGI client, authenticated with a personal acc
 authenticated operations run their real code.  Half of the generated ``room_id`` /
 ``invite_id`` / ``meeting_id`` values (chosen by the generated value itself, so a failure
 replays) are swapped for ids that exist and that the caller may see, so the handlers behind the
-404 are exercised too.  SQLite only, ~25 examples per operation (positive and negative).
+404 are exercised too.  SQLite only; ``MAX_EXAMPLES`` random examples per operation
+(positive and negative) after schemathesis' boundary cases.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from parlay.main import create_app
 from parlay.settings import Settings
 from tests.conftest import Person, sign_up_and_in
 
+#: Random examples per operation, on top of schemathesis' boundary ("coverage") cases.
+MAX_EXAMPLES = 25
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -111,7 +114,7 @@ class _Forward:
     app: Any = None
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        assert self.app is not None, "the parlay_app fixture has not run"
+        assert self.app is not None, "the api fixture has not run"
         await self.app(scope, receive, send)
 
 
@@ -157,23 +160,8 @@ def _use_real_ids(case: Any, api: Api) -> None:
                 params[name] = real
 
 
-def _check(case: Any, api: Api) -> None:
+@schema.parametrize()
+@settings(max_examples=MAX_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+def test_no_server_errors(case: Any, api: Api) -> None:
     _use_real_ids(case, api)
     case.call_and_validate(headers=api.auth, checks=[not_a_server_error])
-
-
-#: Each of these hashes a password (argon2, ~0.3 s): fewer examples keep the file quick.
-HASHING = ["/api/v1/auth/signup", "/api/v1/auth/login"]
-BOUNDED = {"deadline": None, "suppress_health_check": list(HealthCheck)}
-
-
-@schema.exclude(path=HASHING).parametrize()
-@settings(max_examples=20, **BOUNDED)
-def test_no_server_errors(case: Any, api: Api) -> None:
-    _check(case, api)
-
-
-@schema.include(path=HASHING).parametrize()
-@settings(max_examples=10, **BOUNDED)
-def test_no_server_errors_password_hashing(case: Any, api: Api) -> None:
-    _check(case, api)

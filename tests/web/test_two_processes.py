@@ -146,8 +146,9 @@ def nodes(tmp_path: Path) -> Iterator[tuple[Node, Node]]:
     started: list[Node] = []
     try:
         url = f"{PG_URL.rsplit('/', 1)[0]}/{name}"
-        # Migrate once up front: both nodes then start at the same time (each `serve` still
-        # runs its own, now empty, upgrade).
+        # Migrate once up front, then start both nodes at the same time (each `serve` still
+        # runs its own, now empty, upgrade).  Two nodes migrating a fresh database at once
+        # race each other (no migration lock yet), which is not what this test is about.
         upgrade(url.replace("postgresql://", "postgresql+asyncpg://"))
         started.append(_start("A", url, tmp_path))
         started.append(_start("B", url, tmp_path))
@@ -210,8 +211,11 @@ async def _socket(url: str, user: User) -> AsyncIterator[ClientConnection]:
 
 
 async def _frame(ws: ClientConnection) -> dict[str, Any]:
-    async with asyncio.timeout(FRAME_SECONDS):
-        return dict(json.loads(await ws.recv()))
+    try:
+        async with asyncio.timeout(FRAME_SECONDS):
+            return dict(json.loads(await ws.recv()))
+    except TimeoutError:
+        pytest.fail(f"no frame within {FRAME_SECONDS:.0f} s")
 
 
 async def _next_message(ws: ClientConnection) -> dict[str, Any]:

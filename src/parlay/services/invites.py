@@ -27,6 +27,13 @@ from parlay.services.scheduling_views import InviteRead, invite_read
 from parlay.services.uow import unit_of_work
 
 MAX_RANGE_DAYS = 92
+#: Dates outside these years are refused (a 422, not an overflow deep in date arithmetic).
+SUPPORTED_YEARS = range(2000, 2200)
+
+
+def _check_date(day: date, field: str) -> None:
+    if day.year not in SUPPORTED_YEARS:
+        raise InvalidInput("Pick a date between the years 2000 and 2199.", field=field)
 
 
 async def access_invite(
@@ -128,6 +135,8 @@ async def list_dates(
     ctx: Context, user: User, invite_id: str, first: date, last: date, tz: str | None
 ) -> list[date]:
     zone = _viewer_zone(user, tz)
+    _check_date(first, "from")
+    _check_date(last, "to")
     if last < first:
         raise InvalidInput("'to' must not be before 'from'.", field="to")
     if (last - first).days > MAX_RANGE_DAYS:
@@ -143,6 +152,7 @@ async def list_slots(
     ctx: Context, user: User, invite_id: str, day: date, tz: str | None
 ) -> list[Interval]:
     zone = _viewer_zone(user, tz)
+    _check_date(day, "date")
     return await _slots_between(ctx, user, invite_id, compute_local_day_window(day, zone))
 
 

@@ -13,6 +13,8 @@ HHMM = Annotated[str, StringConstraints(pattern=r"^\d{2}:\d{2}$")]
 def _aware(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("the time needs an offset, e.g. 2026-12-01T09:30:00+01:00")
+    if not 2000 <= value.year < 2200:
+        raise ValueError("the time must lie between the years 2000 and 2199")
     return value.astimezone(UTC)
 
 

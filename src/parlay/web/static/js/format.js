@@ -50,3 +50,82 @@ export function formatFull(iso) {
     dateStyle: 'full', timeStyle: 'short', timeZone: viewerZone,
   }).format(date);
 }
+
+/** The zone times are shown in (the viewer's, else the device's). */
+export function viewerTimeZone() {
+  return viewerZone || browserZone();
+}
+
+/** Every IANA zone this browser knows, with `extra` (e.g. the user's own) included. */
+export function timeZones(...extra) {
+  let zones = [];
+  try {
+    zones = Intl.supportedValuesOf('timeZone');
+  } catch {
+    zones = [];
+  }
+  const all = new Set(zones);
+  for (const zone of [...extra, 'UTC']) if (zone) all.add(zone);
+  return [...all].sort();
+}
+
+function fmt(iso, options, zone) {
+  const date = iso instanceof Date ? iso : new Date(iso);
+  if (Number.isNaN(date.getTime())) return '';
+  return new Intl.DateTimeFormat(undefined, { ...options, timeZone: zone || viewerZone }).format(date);
+}
+
+/** "09:30" / "9:30 AM" in the zone (default: the viewer's). */
+export function formatTime(iso, zone) {
+  return fmt(iso, { hour: 'numeric', minute: '2-digit' }, zone);
+}
+
+/** "Wednesday 3 December 2026" in the zone. */
+export function formatDay(iso, zone) {
+  return fmt(iso, { weekday: 'long', day: 'numeric', month: 'long', year: 'numeric' }, zone);
+}
+
+/** "Wed 3 Dec" in the zone. */
+export function formatShortDay(iso, zone) {
+  return fmt(iso, { weekday: 'short', day: 'numeric', month: 'short' }, zone);
+}
+
+/** "09:30 – 10:00" in the zone. */
+export function formatTimeRange(startIso, endIso, zone) {
+  return `${formatTime(startIso, zone)} – ${formatTime(endIso, zone)}`;
+}
+
+/** "Wed 3 Dec, 09:30" in the zone. */
+export function formatWhen(iso, zone) {
+  return `${formatShortDay(iso, zone)}, ${formatTime(iso, zone)}`;
+}
+
+/** A plain date "2026-12-03" as "Wednesday 3 December 2026" (no zone shifts). */
+export function formatPlainDate(ymd, options = { weekday: 'long', day: 'numeric', month: 'long', year: 'numeric' }) {
+  const [y, m, d] = ymd.split('-').map(Number);
+  return new Intl.DateTimeFormat(undefined, { ...options, timeZone: 'UTC' }).format(new Date(Date.UTC(y, m - 1, d)));
+}
+
+/** Today's date "YYYY-MM-DD" in the zone. */
+export function todayIn(zone) {
+  return new Intl.DateTimeFormat('en-CA', {
+    timeZone: zone || viewerZone, year: 'numeric', month: '2-digit', day: '2-digit',
+  }).format(new Date());
+}
+
+/** The date "YYYY-MM-DD" of an instant in the zone. */
+export function dateIn(iso, zone) {
+  return new Intl.DateTimeFormat('en-CA', {
+    timeZone: zone || viewerZone, year: 'numeric', month: '2-digit', day: '2-digit',
+  }).format(new Date(iso));
+}
+
+/** True when the locale writes times with AM/PM. */
+export function uses12Hour() {
+  try {
+    const cycle = new Intl.DateTimeFormat(undefined, { hour: 'numeric' }).resolvedOptions().hourCycle;
+    return cycle === 'h12' || cycle === 'h11';
+  } catch {
+    return false;
+  }
+}

@@ -2,6 +2,11 @@
 // Escape closes and returns focus; a click outside closes; arrow keys move between items.
 
 const open = new Set();
+const popups = new WeakMap(); // button -> popup (for popups not yet in the document)
+
+function popupOf(button) {
+  return popups.get(button) || document.getElementById(button.getAttribute('aria-controls'));
+}
 
 function items(popup) {
   return [...popup.querySelectorAll('a[href], button:not([disabled])')].filter(
@@ -10,7 +15,7 @@ function items(popup) {
 }
 
 export function closeMenu(button, { focusButton = false } = {}) {
-  const popup = document.getElementById(button.getAttribute('aria-controls'));
+  const popup = popupOf(button);
   button.setAttribute('aria-expanded', 'false');
   if (popup) popup.hidden = true;
   open.delete(button);
@@ -19,7 +24,7 @@ export function closeMenu(button, { focusButton = false } = {}) {
 
 function openMenu(button) {
   for (const other of [...open]) closeMenu(other);
-  const popup = document.getElementById(button.getAttribute('aria-controls'));
+  const popup = popupOf(button);
   button.setAttribute('aria-expanded', 'true');
   popup.hidden = false;
   open.add(button);
@@ -27,9 +32,10 @@ function openMenu(button) {
   if (first) first.focus();
 }
 
-export function setupMenu(button) {
-  const popup = document.getElementById(button.getAttribute('aria-controls'));
+/** Wire a menu button; `popup` may be given when it is not in the document yet. */
+export function setupMenu(button, popup = popupOf(button)) {
   if (!popup) return;
+  popups.set(button, popup);
   button.addEventListener('click', () => {
     if (button.getAttribute('aria-expanded') === 'true') closeMenu(button);
     else openMenu(button);
@@ -63,11 +69,15 @@ export function setupMenu(button) {
 
 document.addEventListener('click', (event) => {
   for (const button of [...open]) {
-    const popup = document.getElementById(button.getAttribute('aria-controls'));
+    if (!button.isConnected) {
+      open.delete(button);
+      continue;
+    }
+    const popup = popupOf(button);
     if (!button.contains(event.target) && !popup?.contains(event.target)) closeMenu(button);
   }
 });
 document.addEventListener('keydown', (event) => {
   if (event.key !== 'Escape') return;
-  for (const button of [...open]) closeMenu(button, { focusButton: true });
+  for (const button of [...open]) closeMenu(button, { focusButton: button.isConnected });
 });

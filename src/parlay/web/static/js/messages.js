@@ -9,8 +9,8 @@ const renderers = new Map();
  * Register the body renderer for a message kind ("meeting_invite", "meeting", ...).
  * `fn(message, context)` returns a Node placed inside the bubble; context is {me, room}.
  */
-export function registerRenderer(kind, fn) {
-  renderers.set(kind, fn);
+export function registerRenderer(kind, fn, { layout = 'card' } = {}) {
+  renderers.set(kind, { fn, layout });
 }
 
 const URL_RE = /\bhttps?:\/\/[^\s<>"']+/g;
@@ -54,6 +54,22 @@ function timeEl(message) {
 /** Build the <li> for a message; `continued` hides the sender line within a run. */
 export function renderMessage(message, context, { continued = false } = {}) {
   const { me } = context;
+  const renderer = renderers.get(message.kind);
+  if (renderer && renderer.layout === 'system') {
+    // A compact line in the middle (e.g. "Ben moved the meeting …"), rendered by its feature.
+    let line;
+    try {
+      line = renderer.fn(message, context);
+    } catch (err) {
+      console.error('message renderer failed', err);
+      line = h('span', { class: 'msg-body', text: message.body });
+    }
+    return h(
+      'li',
+      { class: `msg msg-system msg-kind-${message.kind}`, dataset: { id: message.id, kind: message.kind, sender: message.sender?.id || '' } },
+      h('p', { class: 'msg-system-text' }, line, ' ', timeEl(message)),
+    );
+  }
   if (message.kind === 'system') {
     return h(
       'li',
@@ -63,10 +79,9 @@ export function renderMessage(message, context, { continued = false } = {}) {
   }
   const own = Boolean(message.sender && me && message.sender.id === me.id);
   const senderName = message.sender ? message.sender.display_name : 'Parlay';
-  const renderer = renderers.get(message.kind);
   let body;
   try {
-    body = renderer ? renderer(message, context) : textBody(message);
+    body = renderer ? renderer.fn(message, context) : textBody(message);
   } catch (err) {
     console.error('message renderer failed', err);
     body = textBody(message);
