@@ -98,6 +98,8 @@ def make_settings(database_url: str, tmp_path: Path) -> Any:
             "data_dir": tmp_path / "var",
             "secret_key": "test-secret-key",
             "event_poll_seconds": 0.2,
+            # Tests drive the outbox worker themselves (tests/test_jobs.py).
+            "inprocess_worker": False,
         }
         values.update(overrides)
         return Settings(**values)

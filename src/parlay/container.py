@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 
 from parlay.db.session import Database
+from parlay.jobs.runner import run_loop
 from parlay.realtime.broker import Broker, MemoryBroker, RedisBroker
 from parlay.realtime.hub import Hub
 from parlay.services import events
@@ -29,6 +32,7 @@ class Container:
     settings: Settings
     ctx: Context
     hub: Hub
+    _worker: asyncio.Task[None] | None = field(default=None, repr=False)
 
     @classmethod
     def build(cls, settings: Settings) -> Container:
@@ -53,8 +57,14 @@ class Container:
     async def start(self) -> None:
         await self.hub.start()
         await self.ctx.broker.start(self.hub.wake)
+        if self.settings.inprocess_worker:
+            self._worker = asyncio.create_task(run_loop(self.ctx), name="parlay-outbox-worker")
 
     async def stop(self) -> None:
+        if self._worker is not None:
+            self._worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._worker
         await self.ctx.broker.stop()
         await self.hub.stop()
         await self.ctx.db.dispose()
