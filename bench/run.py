@@ -112,8 +112,10 @@ def _json_safe(value: Any) -> Any:
 
 
 def main(argv: list[str]) -> int:
-    if str(BENCH_DIR) not in sys.path:
-        sys.path.insert(0, str(BENCH_DIR))
+    # Bench modules import their helpers as ``common`` or as ``bench.common``.
+    for path in (ROOT, BENCH_DIR):
+        if str(path) not in sys.path:
+            sys.path.insert(0, str(path))
     chosen = [name for name in BENCHES if not argv or name in argv]
     rows: list[dict[str, Any]] = []
     statuses: dict[str, str] = {}

@@ -149,13 +149,19 @@ async def _post_round(
         key = f"{label}.{number}"
         tally.expected_receiver[key] = receiver.index
         sent_at = time.perf_counter()
-        r = await client.post(
-            f"/api/v1/rooms/{room_id}/messages",
-            json={"body": f"{PREFIX} {key} {sent_at!r}"},
-            headers={"Authorization": f"Bearer {sender.token}"},
-        )
+        try:
+            r = await client.post(
+                f"/api/v1/rooms/{room_id}/messages",
+                json={"body": f"{PREFIX} {key} {sent_at!r}"},
+                headers={"Authorization": f"Bearer {sender.token}"},
+            )
+        except httpx.TransportError as exc:  # counted, never retried (no double posts)
+            progress(f"POST {key} failed: {exc!r}")
+            failures += 1
+            return
         tally.post_ms[key] = (time.perf_counter() - sent_at) * 1000
         if r.status_code != 201:
+            progress(f"POST {key} answered {r.status_code}: {r.text[:200]}")
             failures += 1
 
     semaphore = asyncio.Semaphore(limit)
@@ -189,7 +195,11 @@ async def _bench(server: Server) -> list[dict[str, Any]]:
     )
     setup_users_s = time.perf_counter() - started
 
-    limits = httpx.Limits(max_connections=IN_FLIGHT, max_keepalive_connections=IN_FLIGHT)
+    # uvicorn drops idle keep-alive connections after 5 s; closing them first on our side
+    # avoids reusing one just as the server closes it (a spurious ReadError).
+    limits = httpx.Limits(
+        max_connections=IN_FLIGHT, max_keepalive_connections=IN_FLIGHT, keepalive_expiry=2.0
+    )
     async with httpx.AsyncClient(
         base_url=server.base_url, timeout=60, limits=limits, trust_env=False
     ) as client:

@@ -60,6 +60,11 @@ def create_app(settings: Settings, container: Container | None = None) -> FastAP
             return JSONResponse(
                 errors.error_body("too_large", "The request body is too large."), status_code=413
             )
+        if "\x00" in request.url.path or b"%00" in request.scope["query_string"]:
+            return JSONResponse(
+                errors.error_body("invalid", "The URL must not contain the NUL character."),
+                status_code=422,
+            )
         response = await call_next(request)
         response.headers.setdefault("Content-Security-Policy", CSP)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")

@@ -78,6 +78,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "PARLAY_DATA_DIR": str(data_dir),
         "PARLAY_RATE_LIMITS": "off",
         "PARLAY_SECRET_KEY": "x",
+        "PARLAY_BASE_URL": f"http://127.0.0.1:{port}",  # join links point at this server
     }
     env.pop("PARLAY_DATABASE_URL", None)
     env.pop("PARLAY_NOW", None)

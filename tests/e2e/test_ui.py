@@ -7,7 +7,6 @@ Each test runs at desktop (1280x800) and phone (360x740, touch) sizes.  Ann and 
 from __future__ import annotations
 
 import re
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -20,46 +19,18 @@ from tests.e2e.ui import (
     assert_accessible,
     create_room,
     messages,
+    open_room,
+    open_scheduler,
     screenshot,
     send,
     sign_up,
+    title,
     wait_ready,
 )
 
 pytestmark = pytest.mark.e2e
 
 XSS = "<script>window.__pwned=1</script><b>x</b>"
-
-
-def title(base: str) -> str:
-    return f"{base} {uuid.uuid4().hex[:4]}"
-
-
-def open_room(page: Any, room_id: str) -> None:
-    page.goto(f"/rooms/{room_id}")
-    wait_ready(page)
-
-
-def open_scheduler(page: Any, device: str, artifacts: Path | None = None) -> Any:
-    calendar = page.get_by_role("button", name="Schedule a meeting")
-    more = page.get_by_role("button", name="More")
-    if device == "phone":
-        expect(calendar).to_be_hidden()
-        expect(more).to_be_visible()
-        more.click()
-        expect(more).to_have_attribute("aria-expanded", "true")
-        entry = page.locator("#more-menu").get_by_role("button", name="Schedule a meeting")
-        expect(entry).to_be_visible()
-        if artifacts is not None:
-            screenshot(page, artifacts, device, "room-menu")
-        entry.click()
-    else:
-        expect(more).to_be_hidden()
-        expect(calendar).to_be_visible()
-        calendar.click()
-    dialog = page.get_by_role("dialog")
-    expect(dialog).to_be_visible()
-    return dialog
 
 
 def test_two_people_chat_live(

@@ -75,3 +75,47 @@ def assert_accessible(page: Any, what: str) -> None:
 
 def screenshot(page: Any, artifacts: Path, device: str, name: str) -> None:
     page.screenshot(path=str(artifacts / f"{name}-{device}.png"))
+
+
+def title(base: str) -> str:
+    return f"{base} {uuid.uuid4().hex[:4]}"
+
+
+def open_room(page: Any, room_id: str, query: str = "") -> None:
+    page.goto(f"/rooms/{room_id}{query}")
+    wait_ready(page)
+
+
+def open_scheduler(page: Any, device: str, artifacts: Path | None = None) -> Any:
+    """Open the scheduling dialog the way people do: the calendar icon, or More on phones."""
+    calendar = page.get_by_role("button", name="Schedule a meeting")
+    more = page.get_by_role("button", name="More")
+    if device == "phone":
+        expect(calendar).to_be_hidden()
+        expect(more).to_be_visible()
+        more.click()
+        expect(more).to_have_attribute("aria-expanded", "true")
+        entry = page.locator("#more-menu").get_by_role("button", name="Schedule a meeting")
+        expect(entry).to_be_visible()
+        if artifacts is not None:
+            screenshot(page, artifacts, device, "room-menu")
+        entry.click()
+    else:
+        expect(more).to_be_hidden()
+        expect(calendar).to_be_visible()
+        calendar.click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_be_visible()
+    return dialog
+
+
+def api(page: Any, method: str, path: str, body: Any = None) -> Any:
+    """Call the JSON API with the page's session cookie and CSRF token."""
+    me = page.request.get("/api/v1/me")
+    assert me.ok, me.text()
+    return page.request.fetch(
+        path,
+        method=method,
+        data=body,
+        headers={"X-CSRF-Token": me.json()["csrf_token"]},
+    )

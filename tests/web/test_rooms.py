@@ -121,3 +121,20 @@ async def test_rooms_ordered_by_latest_activity(alice: Person, bob: Person) -> N
     ).json()
     assert [r["title"] for r in page1["rooms"] + page2["rooms"]] == titles
     assert page2["next_cursor"] is None
+
+
+async def test_nul_characters_and_forged_cursors_are_clear_errors(
+    room: dict[str, Any], alice: Person
+) -> None:
+    rid = room["id"]
+    r = await alice.client.post(f"/api/v1/rooms/{rid}/messages", json={"body": "a\u0000b"})
+    assert r.status_code == 422
+    r = await alice.client.get("/api/v1/rooms/a%00b")
+    assert r.status_code == 422
+    huge = "WzEwMDAwMDAwMDAwMDAwMDAwMDAwMDAwLCAiYSJd"  # [10**22, "a"]
+    r = await alice.client.get("/api/v1/rooms", params={"cursor": huge})
+    assert r.status_code == 422 and r.json()["error"]["field"] == "cursor"
+    r = await alice.client.get(
+        f"/api/v1/rooms/{rid}/messages", params={"cursor": "MTAwMDAwMDAwMDAwMDAwMDAwMDAwMDAw"}
+    )
+    assert r.status_code == 422 and r.json()["error"]["field"] == "cursor"

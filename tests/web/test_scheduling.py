@@ -420,3 +420,26 @@ async def test_far_dates_are_clear_errors(room: dict[str, Any], alice: Person, b
     for start in ("9999-12-31T23:59:00+00:00", "0001-01-01T00:00:00+00:00"):
         r = await bob.client.post(f"{url}/book", json={"start": start})
         assert r.status_code == 422 and r.json()["error"]["field"] == "start"
+
+
+async def test_meeting_list_pages(room: dict[str, Any], alice: Person, bob: Person) -> None:
+    for start in ("2026-12-02T08:00:00Z", "2026-12-01T08:00:00Z", "2026-12-03T08:00:00Z"):
+        invite = await share(alice, room["id"])
+        r = await bob.client.post(f"/api/v1/invites/{invite['id']}/book", json={"start": start})
+        assert r.status_code == 201
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params: dict[str, Any] = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+        page = (await alice.client.get("/api/v1/meetings", params=params)).json()
+        seen += [m["start"][:10] for m in page["meetings"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == ["2026-12-01", "2026-12-02", "2026-12-03"]
+    window = await alice.client.get(
+        "/api/v1/meetings", params={"from": "2026-12-02T00:00:00Z", "to": "2026-12-03T00:00:00Z"}
+    )
+    assert [m["start"][:10] for m in window.json()["meetings"]] == ["2026-12-02"]
+    r = await alice.client.get("/api/v1/meetings", params={"from": "0001-01-01T00:00:00+01:00"})
+    assert r.status_code == 422 and r.json()["error"]["field"] == "from"

@@ -22,6 +22,9 @@ def _url() -> str:
 
 
 def _run(connection: Any) -> None:
+    if connection.dialect.name == "postgresql":
+        # Two nodes starting at once on a fresh database migrate one after the other.
+        connection.exec_driver_sql("SELECT pg_advisory_xact_lock(727002)")
     context.configure(
         connection=connection,
         target_metadata=target_metadata,

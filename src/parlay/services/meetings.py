@@ -8,6 +8,7 @@ from sqlalchemy import literal, select, tuple_
 
 from parlay.db.models import User
 from parlay.db.scheduling_models import Meeting, MeetingParticipant
+from parlay.domain.errors import InvalidInput
 from parlay.mail.ics import build_ics
 from parlay.services.bookings import access_meeting
 from parlay.services.context import Context
@@ -61,9 +62,15 @@ async def list_meetings(
         if room_id is not None:
             query = query.where(Meeting.room_id == room_id)
         if after is not None:
+            try:
+                after_start = datetime.fromisoformat(after[0])
+            except ValueError:
+                raise InvalidInput("The cursor is not valid.", field="cursor") from None
+            if after_start.tzinfo is None:
+                raise InvalidInput("The cursor is not valid.", field="cursor")
             query = query.where(
                 tuple_(Meeting.start, Meeting.id)
-                > tuple_(literal(datetime.fromisoformat(after[0]), Meeting.start.type), after[1])
+                > tuple_(literal(after_start, Meeting.start.type), after[1])
             )
         rows = list(
             (

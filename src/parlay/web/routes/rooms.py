@@ -24,7 +24,9 @@ async def create_room(body: RoomIn, ctx: CtxDep, user: UserDep) -> RoomRead:
 async def list_rooms(
     ctx: CtxDep, user: UserDep, cursor: CursorParam = None, limit: Limit = 50
 ) -> dict[str, Any]:
-    page, after = await rooms.list_rooms(ctx, user, after=decode_cursor(cursor, tuple), limit=limit)
+    page, after = await rooms.list_rooms(
+        ctx, user, after=decode_cursor(cursor, int, str), limit=limit
+    )
     return {"rooms": [r.model_dump(mode="json") for r in page], "next_cursor": encode_cursor(after)}
 
 

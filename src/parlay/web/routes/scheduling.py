@@ -20,6 +20,7 @@ from parlay.web.schemas.scheduling import (
     CancelIn,
     InviteIn,
     RescheduleIn,
+    check_instant,
 )
 
 router = APIRouter(prefix="/api/v1", tags=["scheduling"])
@@ -125,15 +126,18 @@ async def list_meetings(
     limit: Limit = 50,
 ) -> dict[str, Any]:
     for name, value in (("from", start_from), ("to", start_to)):
-        if value is not None and value.tzinfo is None:
-            raise InvalidInput("The time needs an offset.", field=name)
+        if value is not None:
+            try:
+                check_instant(value)
+            except ValueError as exc:
+                raise InvalidInput(str(exc), field=name) from None
     page, after = await meetings.list_meetings(
         ctx,
         user,
         start_from=start_from,
         start_to=start_to,
         room_id=room_id,
-        after=decode_cursor(cursor, tuple),
+        after=decode_cursor(cursor, str, str),
         limit=limit,
     )
     return {

@@ -10,7 +10,8 @@ from parlay.web.schemas.common import Body
 HHMM = Annotated[str, StringConstraints(pattern=r"^\d{2}:\d{2}$")]
 
 
-def _aware(value: datetime) -> datetime:
+def check_instant(value: datetime) -> datetime:
+    """An aware instant in the supported years, as UTC."""
     if value.tzinfo is None:
         raise ValueError("the time needs an offset, e.g. 2026-12-01T09:30:00+01:00")
     if not 2000 <= value.year < 2200:
@@ -18,7 +19,7 @@ def _aware(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
-Instant = Annotated[datetime, Field(strict=False), AfterValidator(_aware)]
+Instant = Annotated[datetime, Field(strict=False), AfterValidator(check_instant)]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
 
 

@@ -64,7 +64,12 @@ async function main_() {
   live.subscribe('message.updated', (msg) => msg && msg.room_id && roomList.bump(msg.room_id));
 
   if (roomId) {
-    const [{ RoomView }, { openScheduler }] = await Promise.all([import('./room.js'), import('./schedule.js')]);
+    const [{ RoomView }, { openScheduler }, { openBooking }] = await Promise.all([
+      import('./room.js'),
+      import('./schedule.js'),
+      import('./booking.js'),
+      import('./cards.js'), // renderers of invite and meeting messages
+    ]);
     const view = new RoomView({ roomId, me, roomList });
     roomList.load().catch((err) => console.error(err));
     const room = await view.start();
@@ -75,6 +80,15 @@ async function main_() {
       const moreButton = document.getElementById('more-button');
       document.querySelector('#more-menu [data-action="schedule"]').addEventListener('click', () => open(moreButton));
       scheduleButton.disabled = false;
+      // A schedule link (/rooms/{room}?invite={id}) opens that invite's scheduling window.
+      const params = new URLSearchParams(window.location.search);
+      const inviteId = params.get('invite');
+      if (inviteId) {
+        params.delete('invite');
+        const query = params.toString();
+        window.history.replaceState(null, '', window.location.pathname + (query ? `?${query}` : '') + window.location.hash);
+        openBooking({ inviteId, returnFocus: document.getElementById('composer-input') });
+      }
     }
   } else {
     const { setupHome } = await import('./home.js');

@@ -77,12 +77,15 @@ function fmt(iso, options, zone) {
 
 /** "09:30" / "9:30 AM" in the zone (default: the viewer's). */
 export function formatTime(iso, zone) {
-  return fmt(iso, { hour: 'numeric', minute: '2-digit' }, zone);
+  return fmt(iso, { hour: uses12Hour() ? 'numeric' : '2-digit', minute: '2-digit' }, zone);
 }
 
-/** "Wednesday 3 December 2026" in the zone. */
-export function formatDay(iso, zone) {
-  return fmt(iso, { weekday: 'long', day: 'numeric', month: 'long', year: 'numeric' }, zone);
+/** "Wednesday 3 December 2026" in the zone ({year: false} leaves the year out when it is this one). */
+export function formatDay(iso, zone, { year = true } = {}) {
+  const options = { weekday: 'long', day: 'numeric', month: 'long' };
+  const thisYear = fmt(new Date(), { year: 'numeric' }, zone);
+  if (year || fmt(iso, { year: 'numeric' }, zone) !== thisYear) options.year = 'numeric';
+  return fmt(iso, options, zone);
 }
 
 /** "Wed 3 Dec" in the zone. */
