@@ -243,6 +243,7 @@ def test_share_book_reschedule_cancel(
     expect(guest.locator("#join-start")).to_have_attribute("datetime", re.compile(utc_prefix))
     expect(guest.get_by_text("Video opens here soon.")).to_be_visible()
     shot(guest, artifacts, device, "join")
+    assert_accessible(guest, f"the join page ({device})")
 
     # --- Ann cancels, with a reason; Ben sees it cancelled live.
     card.get_by_role("button", name="Cancel", exact=True).click()
@@ -250,6 +251,7 @@ def test_share_book_reschedule_cancel(
     expect(dialog.get_by_role("heading", name="Cancel this meeting?")).to_be_visible()
     dialog.get_by_label("Reason (optional)").fill("Something came up")
     shot(ann, artifacts, device, "cancel")
+    assert_accessible(ann, f"the cancel dialog ({device})")
     dialog.get_by_role("button", name="Cancel meeting").click()
     expect(dialog).to_be_hidden()
     card = meeting_card(ben)
@@ -302,7 +304,13 @@ def test_time_taken_while_confirming(
     open_room(ben, room_id, f"?invite={invites[1]['id']}")
     dialog = ben.get_by_role("dialog")
     expect(dialog.get_by_role("heading", name="Schedule a meeting")).to_be_visible()
+    # He looks at the times in Berlin's zone instead of his own.
+    expect(dialog.get_by_text("Times in America/New_York")).to_be_visible()
+    dialog.get_by_role("button", name="Change").click()
+    dialog.get_by_label("Time zone for the times").select_option("Europe/Berlin")
+    expect(dialog.get_by_text("Times in Europe/Berlin")).to_be_visible()
     start, _label = pick_first_time(dialog)
+    assert start.endswith("+01:00") or start.endswith("+02:00"), start
     dialog.locator(f".time-button[data-start='{start}']").click()
     expect(dialog.get_by_role("button", name="Confirm")).to_be_visible()
 

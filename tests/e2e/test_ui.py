@@ -185,6 +185,7 @@ def test_scheduler_entry_point(
     assert_accessible(ann, f"the connect-calendar dialog ({device})")
     dialog.get_by_role("button", name="Skip").click()
     expect(dialog.get_by_role("heading", name="Share your availability")).to_be_visible()
+    expect(dialog.get_by_label("Time zone")).to_be_visible()  # the usual hours have loaded
     screenshot(ann, artifacts, device, "schedule-share")
     dialog.get_by_role("button", name="Close").first.click()
     expect(dialog).to_be_hidden()

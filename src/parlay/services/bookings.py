@@ -187,6 +187,9 @@ async def _announce_change(
         uow, room, sender=actor, kind="meeting_update", body=text, meeting_id=meeting.id
     )
     await _refresh_message(uow, meeting.message_id)
+    invite = await uow.session.get(Invite, meeting.invite_id)
+    if invite is not None:  # the invite card shows the meeting's time and status too
+        await _refresh_message(uow, invite.message_id)
     read = await meeting_read(uow.session, meeting, uow.ctx.base_url)
     members = await room_member_ids(uow.session, meeting.room_id)
     await uow.emit(event, read.model_dump(mode="json"), members)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from sqlalchemy import literal, select, tuple_
 
@@ -82,3 +83,36 @@ async def list_meetings(
         page = [await meeting_read(session, m, ctx.base_url) for m in rows]
     cursor = (rows[-1].start.isoformat(), rows[-1].id) if more and rows else None
     return page, cursor
+
+
+@dataclass(frozen=True)
+class JoinDetails:
+    """What the join page shows to whoever holds the link (no room access needed)."""
+
+    host: str
+    start: str  # UTC, "2026-12-01T08:30:00Z"; the page shows it in the viewer's zone
+    end: str
+    status: str
+    duration_minutes: int
+
+
+def _utc(instant: datetime) -> str:
+    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+async def get_join_details(ctx: Context, join_token: str) -> JoinDetails | None:
+    if not join_token or len(join_token) > 64:
+        return None
+    async with ctx.db.read() as session:
+        row = (
+            await session.execute(
+                select(Meeting, User.display_name)
+                .join(User, User.id == Meeting.host_id)
+                .where(Meeting.join_token == join_token)
+            )
+        ).first()
+    if row is None:
+        return None
+    meeting, host = row
+    minutes = int((meeting.end - meeting.start).total_seconds() // 60)
+    return JoinDetails(host, _utc(meeting.start), _utc(meeting.end), meeting.status, minutes)

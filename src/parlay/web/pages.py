@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
-from sqlalchemy import select
 
-from parlay.db.models import User
-from parlay.db.scheduling_models import Meeting
+from parlay.services import meetings
 from parlay.web.deps import SESSION_COOKIE
 
 router = APIRouter(include_in_schema=False)
@@ -69,41 +65,9 @@ async def room_page(request: Request, room_id: str) -> Response:
     return _page(request, "app.html", room_id=room_id)
 
 
-@dataclass(frozen=True)
-class JoinDetails:
-    host: str
-    start: str  # UTC ("2026-12-01T08:30:00Z"); JS shows it in the viewer's zone
-    end: str
-    status: str
-    duration_minutes: int
-
-
-def _utc(instant: datetime) -> str:
-    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-async def _meeting_by_join_token(request: Request, token: str) -> JoinDetails | None:
-    """The little a join page shows (TODO: a service function once the video feature lands)."""
-    if not token or len(token) > 64:
-        return None
-    async with request.app.state.ctx.db.read() as session:
-        row = (
-            await session.execute(
-                select(Meeting, User.display_name)
-                .join(User, User.id == Meeting.host_id)
-                .where(Meeting.join_token == token)
-            )
-        ).first()
-    if row is None:
-        return None
-    meeting, host = row
-    minutes = int((meeting.end - meeting.start).total_seconds() // 60)
-    return JoinDetails(host, _utc(meeting.start), _utc(meeting.end), meeting.status, minutes)
-
-
 @router.get("/m/{join_token}")
 async def join_page(request: Request, join_token: str) -> Response:
-    meeting = await _meeting_by_join_token(request, join_token)
+    meeting = await meetings.get_join_details(request.app.state.ctx, join_token)
     if meeting is None:
         return _page(request, "not_found.html", status_code=404)
     return _page(request, "join.html", meeting=meeting)

@@ -103,12 +103,18 @@ export function checkDay(day) {
 
 function nextRange(ranges) {
   if (!ranges.length) return { start: '09:00', end: '17:00' };
-  const lastEnd = Math.max(...ranges.map((r) => toMinutes(r.end)));
-  if (lastEnd >= 23 * 60) {
-    return { start: '08:00', end: '09:00' };
+  // The first free hour after the last range (else anywhere in the day, else a quarter).
+  const taken = ranges.map((r) => [toMinutes(r.start), toMinutes(r.end)]);
+  const free = (a, b) => taken.every(([s, e]) => b <= s || a >= e);
+  const lastEnd = Math.max(...taken.map(([, e]) => e));
+  for (const length of [60, 15]) {
+    const starts = [];
+    for (let m = lastEnd + 60; m + length <= 24 * 60; m += 15) starts.push(m);
+    for (let m = 0; m + length <= 24 * 60; m += 15) starts.push(m);
+    const start = starts.find((m) => free(m, m + length));
+    if (start !== undefined) return { start: fromMinutes(start), end: fromMinutes(start + length) };
   }
-  const start = lastEnd + 60;
-  return { start: fromMinutes(Math.min(start, 23 * 60)), end: fromMinutes(Math.min(start + 60, 24 * 60)) };
+  return { start: '09:00', end: '10:00' }; // the day is full: the check will say so
 }
 
 export class WeeklyEditor {
