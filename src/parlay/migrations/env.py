@@ -37,9 +37,8 @@ def _run(connection: Any) -> None:
 
 async def _run_online() -> None:
     engine = create_async_engine(_url())
-    async with engine.connect() as connection:
+    async with engine.begin() as connection:
         await connection.run_sync(_run)
-        await connection.commit()
     await engine.dispose()
 
 
