@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from parlay.container import Container
 from parlay.settings import Settings
 from parlay.web import errors, metrics, pages, ws
+from parlay.web.guard import Guard
 from parlay.web.routes import auth, rooms, scheduling
-
-MAX_BODY_BYTES = 1024 * 1024
-CSP = (
-    "default-src 'self'; img-src 'self' data:; media-src 'self' blob:; "
-    "connect-src 'self'; style-src 'self'; script-src 'self'; "
-    "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
-)
 
 
 def create_app(settings: Settings, container: Container | None = None) -> FastAPI:
@@ -51,25 +45,7 @@ def create_app(settings: Settings, container: Container | None = None) -> FastAP
     errors.install(app)
     metrics.install(app, container.hub.connected_users)
 
-    @app.middleware("http")
-    async def _guard(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
-            return JSONResponse(
-                errors.error_body("too_large", "The request body is too large."), status_code=413
-            )
-        if "\x00" in request.url.path or b"%00" in request.scope["query_string"]:
-            return JSONResponse(
-                errors.error_body("invalid", "The URL must not contain the NUL character."),
-                status_code=422,
-            )
-        response = await call_next(request)
-        response.headers.setdefault("Content-Security-Policy", CSP)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        return response
+    app.add_middleware(Guard)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> JSONResponse:

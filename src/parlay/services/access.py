@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parlay.db.models import Room, RoomMember, User
+from parlay.db.scheduling_models import Invite, Meeting
 from parlay.domain.errors import NotAMember
+
+Scoped = TypeVar("Scoped", Invite, Meeting)
 
 
 async def is_member(session: AsyncSession, room_id: str, user_id: str) -> bool:
@@ -19,10 +24,45 @@ async def is_member(session: AsyncSession, room_id: str, user_id: str) -> bool:
 
 
 async def access_room(session: AsyncSession, room_id: str, user: User) -> Room:
-    room = await session.get(Room, room_id)
-    if room is None or not await is_member(session, room_id, user.id):
+    room = await session.scalar(
+        select(Room)
+        .join(RoomMember, (RoomMember.room_id == Room.id) & (RoomMember.user_id == user.id))
+        .where(Room.id == room_id)
+    )
+    if room is None:
         raise NotAMember("Room not found.")
     return room
+
+
+async def _access_in_room(
+    session: AsyncSession, model: type[Scoped], id_: str, user: User, *, lock: bool
+) -> Scoped:
+    """One query: the row, if it exists and ``user`` is a member of its room.  With ``lock``
+    the row (only it) is locked for the rest of the transaction (PostgreSQL FOR UPDATE; SQLite
+    write transactions are serialized anyway)."""
+    query = (
+        select(model)
+        .join(RoomMember, (RoomMember.room_id == model.room_id) & (RoomMember.user_id == user.id))
+        .where(model.id == id_)
+    )
+    if lock:
+        query = query.with_for_update(of=model)
+    found = await session.scalar(query)
+    if found is None:
+        raise NotAMember(f"{model.__name__} not found.")
+    return found
+
+
+async def access_invite(
+    session: AsyncSession, invite_id: str, user: User, *, lock: bool = False
+) -> Invite:
+    return await _access_in_room(session, Invite, invite_id, user, lock=lock)
+
+
+async def access_meeting(
+    session: AsyncSession, meeting_id: str, user: User, *, lock: bool = False
+) -> Meeting:
+    return await _access_in_room(session, Meeting, meeting_id, user, lock=lock)
 
 
 async def room_member_ids(session: AsyncSession, room_id: str) -> set[str]:
@@ -30,11 +70,19 @@ async def room_member_ids(session: AsyncSession, room_id: str) -> set[str]:
     return set(rows)
 
 
-async def room_members(session: AsyncSession, room_id: str) -> list[User]:
-    rows = await session.scalars(
-        select(User)
-        .join(RoomMember, RoomMember.user_id == User.id)
-        .where(RoomMember.room_id == room_id)
+async def members_by_room(session: AsyncSession, room_ids: list[str]) -> dict[str, list[User]]:
+    """The members of each room in one query, in joining order."""
+    rows = await session.execute(
+        select(RoomMember.room_id, User)
+        .join(User, RoomMember.user_id == User.id)
+        .where(RoomMember.room_id.in_(room_ids))
         .order_by(RoomMember.joined_at, User.display_name)
     )
-    return list(rows)
+    found: dict[str, list[User]] = {room_id: [] for room_id in room_ids}
+    for room_id, user in rows:
+        found[room_id].append(user)
+    return found
+
+
+async def room_members(session: AsyncSession, room_id: str) -> list[User]:
+    return (await members_by_room(session, [room_id]))[room_id]

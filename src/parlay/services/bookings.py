@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 
 from parlay.db.models import Message, Room, User
@@ -27,7 +27,7 @@ from parlay.db.scheduling_models import (
 )
 from parlay.domain.errors import (
     InviteClosed,
-    NotAMember,
+    MeetingCancelled,
     NotASlot,
     OwnInvite,
     SlotTaken,
@@ -35,10 +35,10 @@ from parlay.domain.errors import (
 from parlay.domain.intervals import Interval
 from parlay.domain.meetings import MeetingState, compute_cancel, compute_reschedule
 from parlay.domain.slots import classify_start
-from parlay.services.access import is_member, room_member_ids
+from parlay.services.access import access_invite, access_meeting, room_member_ids
 from parlay.services.busy import external_busy, meeting_busy
 from parlay.services.context import Context
-from parlay.services.invites import access_invite, terms_of
+from parlay.services.invites import terms_of
 from parlay.services.messages import add_message, emit_message_updated
 from parlay.services.scheduling_views import MeetingRead, meeting_read
 from parlay.services.uow import UnitOfWork, unit_of_work
@@ -58,9 +58,16 @@ def _check_start(invite: Invite, start: datetime, busy: list[Interval], now: dat
     return start + terms.duration
 
 
-async def _host_of(ctx: Context, invite_id: str) -> str | None:
+async def _calendar_busy_near(
+    ctx: Context, host_of: Select[str], start: datetime
+) -> tuple[Interval, list[Interval]]:
+    """The window checked around ``start`` and the host's external busy time in it, read
+    before the write transaction opens (no provider call holds the database's write lock)."""
+    window = Interval(start - AROUND, start + AROUND)
     async with ctx.db.read() as session:
-        return await session.scalar(select(Invite.host_id).where(Invite.id == invite_id))
+        host_id = await session.scalar(host_of)
+    busy = await external_busy(ctx.busy_sources, host_id, window) if host_id else []
+    return window, busy
 
 
 async def _insert_or_taken(uow: UnitOfWork) -> None:
@@ -79,9 +86,8 @@ async def do_book(
     ctx: Context, user: User, invite_id: str, start: datetime, idempotency_key: str | None
 ) -> tuple[int, dict[str, Any]]:
     """Book ``start`` on the invite; returns (status, body) so a retry can replay it."""
-    host_id = await _host_of(ctx, invite_id)
-    window = Interval(start - AROUND, start + AROUND)
-    external = await external_busy(ctx.busy_sources, host_id, window) if host_id else []
+    host_of = select(Invite.host_id).where(Invite.id == invite_id)
+    window, external = await _calendar_busy_near(ctx, host_of, start)
     async with unit_of_work(ctx) as uow:
         invite = await access_invite(uow.session, invite_id, user, lock=True)
         if idempotency_key is not None:
@@ -157,18 +163,6 @@ async def _refresh_message(uow: UnitOfWork, message_id: int | None) -> None:
             await emit_message_updated(uow, message)
 
 
-async def access_meeting(
-    uow_or_session: Any, meeting_id: str, user: User, *, lock: bool = False
-) -> Meeting:
-    query = select(Meeting).where(Meeting.id == meeting_id)
-    if lock:
-        query = query.with_for_update()
-    meeting = await uow_or_session.scalar(query)
-    if meeting is None or not await is_member(uow_or_session, meeting.room_id, user.id):
-        raise NotAMember("Meeting not found.")
-    return meeting
-
-
 def _state(meeting: Meeting) -> MeetingState:
     return MeetingState(
         status=meeting.status,  # type: ignore[arg-type]
@@ -203,15 +197,13 @@ def _with_reason(text: str, reason: str | None) -> str:
 async def do_reschedule(
     ctx: Context, user: User, meeting_id: str, start: datetime, reason: str | None
 ) -> MeetingRead:
-    async with ctx.db.read() as session:
-        host_id = await session.scalar(select(Meeting.host_id).where(Meeting.id == meeting_id))
-    window = Interval(start - AROUND, start + AROUND)
-    external = await external_busy(ctx.busy_sources, host_id, window) if host_id else []
+    host_of = select(Meeting.host_id).where(Meeting.id == meeting_id)
+    window, external = await _calendar_busy_near(ctx, host_of, start)
     async with unit_of_work(ctx) as uow:
         meeting = await access_meeting(uow.session, meeting_id, user, lock=True)
+        if meeting.status == "cancelled":  # before any slot check: 409, not 422
+            raise MeetingCancelled()
         state = _state(meeting)
-        if state.status == "cancelled":
-            compute_cancel(state)  # raises MeetingCancelled
         invite = await uow.session.get(Invite, meeting.invite_id)
         assert invite is not None
         busy = await meeting_busy(uow.session, meeting.host_id, window, exclude=meeting.id)

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from typing import Any
-
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from zoneinfo import ZoneInfo
 
 from parlay.db.models import Message, User
 from parlay.db.scheduling_models import Invite
 from parlay.domain.availability import parse_time_zone, weekly_to_dict
-from parlay.domain.errors import InvalidInput, InviteClosed, NotAMember, NotHost
+from parlay.domain.errors import InvalidInput, InviteClosed, NotHost
 from parlay.domain.intervals import Interval
 from parlay.domain.invites import InviteTerms, check_invite_terms
 from parlay.domain.slots import (
@@ -19,7 +17,7 @@ from parlay.domain.slots import (
     compute_invite_slots,
     compute_local_day_window,
 )
-from parlay.services.access import access_room, is_member
+from parlay.services.access import access_invite, access_room
 from parlay.services.busy import external_busy, meeting_busy
 from parlay.services.context import Context
 from parlay.services.messages import add_message, emit_message_updated
@@ -34,18 +32,6 @@ SUPPORTED_YEARS = range(2000, 2200)
 def _check_date(day: date, field: str) -> None:
     if day.year not in SUPPORTED_YEARS:
         raise InvalidInput("Pick a date between the years 2000 and 2199.", field=field)
-
-
-async def access_invite(
-    session: AsyncSession, invite_id: str, user: User, *, lock: bool = False
-) -> Invite:
-    query = select(Invite).where(Invite.id == invite_id)
-    if lock:
-        query = query.with_for_update()
-    invite = await session.scalar(query)
-    if invite is None or not await is_member(session, invite.room_id, user.id):
-        raise NotAMember("Invite not found.")
-    return invite
 
 
 def terms_of(invite: Invite) -> InviteTerms:
@@ -127,7 +113,7 @@ async def _slots_between(
     )
 
 
-def _viewer_zone(user: User, tz: str | None) -> Any:
+def _viewer_zone(user: User, tz: str | None) -> ZoneInfo:
     return parse_time_zone(tz if tz is not None else user.time_zone, field="tz")
 
 
@@ -150,10 +136,11 @@ async def list_dates(
 
 async def list_slots(
     ctx: Context, user: User, invite_id: str, day: date, tz: str | None
-) -> list[Interval]:
+) -> tuple[ZoneInfo, list[Interval]]:
+    """The viewer's zone (``tz`` or their own) and the slots starting on ``day`` there."""
     zone = _viewer_zone(user, tz)
     _check_date(day, "date")
-    return await _slots_between(ctx, user, invite_id, compute_local_day_window(day, zone))
+    return zone, await _slots_between(ctx, user, invite_id, compute_local_day_window(day, zone))
 
 
 async def do_withdraw(ctx: Context, user: User, invite_id: str) -> None:

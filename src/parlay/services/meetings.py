@@ -11,7 +11,7 @@ from parlay.db.models import User
 from parlay.db.scheduling_models import Meeting, MeetingParticipant
 from parlay.domain.errors import InvalidInput
 from parlay.mail.ics import build_ics
-from parlay.services.bookings import access_meeting
+from parlay.services.access import access_meeting
 from parlay.services.context import Context
 from parlay.services.scheduling_views import (
     MeetingRead,

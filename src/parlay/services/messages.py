@@ -15,8 +15,12 @@ from parlay.services.views import MemberRead, MessageRead
 MAX_BODY = 10_000
 
 
-async def message_read(session: AsyncSession, message: Message, base_url: str) -> MessageRead:
-    sender = await session.get(User, message.sender_id) if message.sender_id else None
+async def message_read(
+    session: AsyncSession, message: Message, base_url: str, *, sender: User | None = None
+) -> MessageRead:
+    """The API shape of ``message``; pass ``sender`` when the caller already has it."""
+    if sender is None and message.sender_id:
+        sender = await session.get(User, message.sender_id)
     extra = await embedded_state(session, message, base_url)
     return MessageRead(
         id=message.id,
@@ -38,7 +42,7 @@ async def add_message(
     body: str,
     invite_id: str | None = None,
     meeting_id: str | None = None,
-) -> Message:
+) -> MessageRead:
     """Insert a message, bump the room's activity and emit ``message.created`` to members."""
     message = Message(
         room_id=room.id,
@@ -52,10 +56,10 @@ async def add_message(
     uow.session.add(message)
     await uow.session.flush()
     room.last_message_id = message.id
-    read = await message_read(uow.session, message, uow.ctx.base_url)
+    read = await message_read(uow.session, message, uow.ctx.base_url, sender=sender)
     recipients = await room_member_ids(uow.session, room.id)
     await uow.emit("message.created", read.model_dump(mode="json"), recipients)
-    return message
+    return read
 
 
 async def emit_message_updated(uow: UnitOfWork, message: Message) -> None:
@@ -67,8 +71,7 @@ async def emit_message_updated(uow: UnitOfWork, message: Message) -> None:
 async def do_post_message(ctx: Context, user: User, room_id: str, body: str) -> MessageRead:
     async with unit_of_work(ctx) as uow:
         room = await access_room(uow.session, room_id, user)
-        message = await add_message(uow, room, sender=user, kind="text", body=body)
-        return await message_read(uow.session, message, ctx.base_url)
+        return await add_message(uow, room, sender=user, kind="text", body=body)
 
 
 async def list_messages(

@@ -6,7 +6,7 @@ from sqlalchemy import select, tuple_
 
 from parlay.db.models import Room, RoomMember, User
 from parlay.domain.errors import AlreadyMember, UnknownUser
-from parlay.services.access import access_room, is_member, room_members
+from parlay.services.access import access_room, is_member, members_by_room, room_members
 from parlay.services.accounts import normalize_email
 from parlay.services.context import Context
 from parlay.services.messages import add_message
@@ -82,6 +82,7 @@ async def list_rooms(
         )
         more = len(rows) > limit
         rows = rows[:limit]
-        page = [RoomRead.of(r, await room_members(session, r.id)) for r in rows]
+        members = await members_by_room(session, [r.id for r in rows])
+        page = [RoomRead.of(r, members[r.id]) for r in rows]
     cursor = (rows[-1].last_message_id, rows[-1].id) if more and rows else None
     return page, cursor

@@ -8,7 +8,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Response
 from fastapi.responses import JSONResponse
 
-from parlay.domain.availability import parse_time_zone
 from parlay.domain.errors import InvalidInput
 from parlay.services import bookings, invites, meetings, typical_availability
 from parlay.services.scheduling_views import InviteRead, MeetingRead
@@ -83,8 +82,7 @@ async def invite_slots(
     day: Annotated[date, Query(alias="date")],
     tz: TzParam = None,
 ) -> dict[str, Any]:
-    zone = parse_time_zone(tz if tz is not None else user.time_zone, field="tz")
-    found = await invites.list_slots(ctx, user, invite_id, day, tz)
+    zone, found = await invites.list_slots(ctx, user, invite_id, day, tz)
     return {
         "time_zone": zone.key,
         "slots": [
