@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -95,7 +96,16 @@ async def test_postgres_refuses_overlapping_meetings_of_one_host(
 
 
 def test_migrations_downgrade_and_upgrade_again(tmp_path: pytest.TempPathFactory) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path}/m.db"
+    path = tmp_path / "m.db"  # type: ignore[operator]
+    url = f"sqlite+aiosqlite:///{path}"
+
+    def tables() -> set[str]:
+        with sqlite3.connect(path) as db:
+            return {r[0] for r in db.execute("select name from sqlite_master where type='table'")}
+
     upgrade(url)
+    assert {"users", "rooms", "messages", "events", "invites", "meetings"} <= tables()
     downgrade(url, "base")
+    assert tables() <= {"alembic_version"}
     upgrade(url)
+    assert "meetings" in tables()

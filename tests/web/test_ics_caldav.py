@@ -15,7 +15,7 @@ import pytest
 
 from parlay.settings import Settings
 from tests.conftest import Person
-from tests.web.test_scheduling import NOW, share
+from tests.web.test_scheduling import NOW, book, share
 
 
 @pytest.fixture
@@ -58,11 +58,7 @@ async def test_radicale_stores_our_ics(
     radicale: str, room: dict[str, Any], alice: Person, bob: Person, tmp_path: Path
 ) -> None:
     invite = await share(alice, room["id"])
-    meeting = (
-        await bob.client.post(
-            f"/api/v1/invites/{invite['id']}/book", json={"start": "2026-12-01T08:00:00Z"}
-        )
-    ).json()
+    meeting = await book(bob, invite, "2026-12-01T08:00:00Z")
     ics = (await bob.client.get(f"/api/v1/meetings/{meeting['id']}/ics")).content
     async with httpx.AsyncClient(base_url=radicale, auth=("alice", "x")) as dav:
         calendar = f"/alice/{tmp_path.name}/"

@@ -30,6 +30,13 @@ async def share(person: Person, room_id: str, duration: int = 45, **extra: Any) 
     return dict(r.json())
 
 
+async def book(person: Person, invite: dict[str, Any], start: str) -> dict[str, Any]:
+    """Book ``start`` on ``invite`` as ``person``; the booking must succeed."""
+    r = await person.client.post(f"/api/v1/invites/{invite['id']}/book", json={"start": start})
+    assert r.status_code == 201, r.text
+    return dict(r.json())
+
+
 async def messages_of(person: Person, room_id: str) -> list[dict[str, Any]]:
     r = await person.client.get(f"/api/v1/rooms/{room_id}/messages", params={"limit": 200})
     return list(r.json()["messages"])
@@ -279,11 +286,7 @@ async def test_reschedule_and_cancel_with_reasons(
     room: dict[str, Any], alice: Person, bob: Person
 ) -> None:
     invite = await share(alice, room["id"])
-    meeting = (
-        await bob.client.post(
-            f"/api/v1/invites/{invite['id']}/book", json={"start": "2026-12-01T08:00:00Z"}
-        )
-    ).json()
+    meeting = await book(bob, invite, "2026-12-01T08:00:00Z")
     url = f"/api/v1/meetings/{meeting['id']}"
 
     r = await bob.client.post(
@@ -321,11 +324,7 @@ async def test_cancel_needs_no_body_and_outsiders_get_404(
     room: dict[str, Any], alice: Person, bob: Person, carol: Person
 ) -> None:
     invite = await share(alice, room["id"])
-    meeting = (
-        await bob.client.post(
-            f"/api/v1/invites/{invite['id']}/book", json={"start": "2026-12-01T08:00:00Z"}
-        )
-    ).json()
+    meeting = await book(bob, invite, "2026-12-01T08:00:00Z")
     url = f"/api/v1/meetings/{meeting['id']}"
     for method, path in (
         ("GET", ""),
@@ -343,11 +342,7 @@ async def test_cancel_needs_no_body_and_outsiders_get_404(
 
 async def test_ics_follows_the_meeting(room: dict[str, Any], alice: Person, bob: Person) -> None:
     invite = await share(alice, room["id"])
-    meeting = (
-        await bob.client.post(
-            f"/api/v1/invites/{invite['id']}/book", json={"start": "2026-12-01T08:00:00Z"}
-        )
-    ).json()
+    meeting = await book(bob, invite, "2026-12-01T08:00:00Z")
     url = f"/api/v1/meetings/{meeting['id']}"
     ics = await bob.client.get(f"{url}/ics")
     assert ics.headers["content-type"].startswith("text/calendar")

@@ -73,7 +73,7 @@ async def live(ws: WebSocket) -> None:
         sub.mark_sent(start)
         await ws.send_json({"type": "hello", "cursor": str(start)})
         if since is not None:
-            await _replay(ws, ctx.db, sub)
+            await _replay(ws, ctx, sub)
         await _serve(ws, sub)
     except WebSocketDisconnect:
         pass
@@ -81,9 +81,9 @@ async def live(ws: WebSocket) -> None:
         hub.unsubscribe(sub)
 
 
-async def _replay(ws: WebSocket, db: events.Database, sub: Subscription) -> None:
+async def _replay(ws: WebSocket, ctx: Context, sub: Subscription) -> None:
     while True:
-        batch = await events.fetch_for_user(db, sub.user_id, sub.last_sent)
+        batch = await events.fetch_for_user(ctx.db, sub.user_id, sub.last_sent)
         if not batch:
             return
         for event in batch:
