@@ -14,6 +14,7 @@ from parlay.domain.intervals import Interval
 from parlay.domain.slots import (
     classify_start,
     compute_available_dates,
+    compute_invite_dates,
     compute_invite_slots,
     compute_local_day_window,
     group_by_local_date,
@@ -234,3 +235,22 @@ def test_weekly_dict_round_trip(ranges: tuple[tuple[tuple[int, int], ...], ...])
     as_dict = weekly_to_dict(rules)
     assert parse_weekly(as_dict) == rules
     assert weekly_to_dict(parse_weekly(as_dict)) == as_dict
+
+
+@given(scenarios(), st.sampled_from(ZONES))
+def test_dates_without_slots_match_dates_of_slots(sc: dict, viewer_name: str) -> None:
+    viewer = ZoneInfo(viewer_name)
+    dates = compute_invite_dates(
+        to_rules(sc["ranges"]),
+        ZoneInfo(sc["zone_name"]),
+        timedelta(minutes=sc["duration"]),
+        [Interval(from_min(s), from_min(e)) for s, e in sc["busy"]],
+        from_min(sc["now"]),
+        timedelta(minutes=sc["notice"]),
+        timedelta(minutes=sc["horizon"]),
+        from_min(sc["window_start"]),
+        from_min(sc["window_end"]),
+        viewer,
+    )
+    expected, _ = run_reference(sc)
+    assert dates == sorted({from_min(t).astimezone(viewer).date() for t in expected})

@@ -20,6 +20,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from parlay.db.direct import DirectReader
+
 
 def _sqlite_engine(url: str, *, immediate: bool) -> AsyncEngine:
     engine = create_async_engine(url, connect_args={"timeout": 30})
@@ -54,6 +56,8 @@ class Database:
             self.read_engine = self.write_engine
         self._write = async_sessionmaker(self.write_engine, expire_on_commit=False)
         self._read = async_sessionmaker(self.read_engine, expire_on_commit=False)
+        #: Single-statement reads on the hottest paths (see ``parlay.db.direct``).
+        self.direct = DirectReader(url, self.write_engine.dialect)
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
@@ -67,6 +71,7 @@ class Database:
             yield session
 
     async def dispose(self) -> None:
+        await self.direct.close()
         await self.write_engine.dispose()
         if self.read_engine is not self.write_engine:
             await self.read_engine.dispose()

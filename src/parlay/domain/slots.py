@@ -4,7 +4,9 @@ Rules 2-4 of the slot contract: slots start at each open interval's start and st
 duration; a slot must fit in its interval, satisfy ``now + notice <= start < now + horizon``
 and overlap no busy interval (half-open, so touching is fine).  Busy time is merged once and
 each interval is swept left to right, jumping over busy blocks, so a call costs
-O((slots + busy) log busy) rather than slots x busy.
+O((intervals + busy) log busy) rather than slots x busy.  The sweep yields runs of
+back-to-back slots; slots are built from them only when asked for, and available dates are
+read off them one date at a time.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ StartVerdict = Literal["ok", "not_a_slot", "busy"]
 
 _by_start = attrgetter("start")
 _TICK = timedelta(microseconds=1)  # datetime resolution: t <= x  <=>  t < x + _TICK
+_ONE_DAY = timedelta(days=1)
 
 
 def to_utc(instant: datetime, field: str) -> datetime:
@@ -33,6 +36,10 @@ def to_utc(instant: datetime, field: str) -> datetime:
     return instant.astimezone(UTC)
 
 
+#: A run of back-to-back slots: the first start and how many follow at ``duration`` steps.
+Run = tuple[datetime, int]
+
+
 def _sweep(
     open_intervals: Iterable[Interval],
     duration: timedelta,
@@ -40,14 +47,17 @@ def _sweep(
     busy_ends: Sequence[datetime],
     earliest: datetime,
     latest: datetime,
-) -> list[Interval]:
-    """Slots with ``earliest <= start < latest``; busy bounds are merged (sorted, disjoint)."""
+) -> tuple[list[Run], bool]:
+    """Runs of slots with ``earliest <= start < latest``; busy bounds are merged (sorted,
+    disjoint).  The flag says runs may overlap or be out of order (open intervals that
+    overlap at odd DST edges)."""
     if duration <= timedelta(0):
         raise ValueError("duration must be positive")
-    slots: list[Interval] = []
-    append = slots.append
+    runs: list[Run] = []
+    append = runs.append
     n = len(busy_ends)
     unordered = False
+    last_start: datetime | None = None
     for iv in open_intervals:
         base = iv.start
         stop = min(iv.end - duration + _TICK, latest)  # exclusive bound on slot starts
@@ -56,7 +66,7 @@ def _sweep(
             t = base - ((base - earliest) // duration) * duration  # first aligned >= earliest
         if t >= stop:
             continue
-        if slots and t <= slots[-1].start:
+        if last_start is not None and t <= last_start:
             unordered = True
         i = bisect_right(busy_ends, t)  # first busy block ending after t
         while t < stop:
@@ -69,13 +79,38 @@ def _sweep(
                     t = base - ((base - busy_ends[i]) // duration) * duration
                     continue
                 limit = min(stop, free_stop)
-            while t < limit:
-                end = t + duration
-                append(Interval(t, end))
-                t = end
-    if unordered:  # only when open intervals overlap (odd DST edges): dedupe and re-sort
+            if t < limit:
+                count = -((t - limit) // duration)  # starts t, t + d, ... below limit
+                append((t, count))
+                t += count * duration
+                last_start = t - duration
+    return runs, unordered
+
+
+def _expand(runs: list[Run], duration: timedelta, unordered: bool) -> list[Interval]:
+    slots = [
+        Interval(start + k * duration, start + (k + 1) * duration)
+        for start, count in runs
+        for k in range(count)
+    ]
+    if unordered:  # dedupe and re-sort
         slots = sorted({s.start: s for s in slots}.values(), key=_by_start)
     return slots
+
+
+def _run_dates(runs: Iterable[Run], duration: timedelta, tz: ZoneInfo) -> set[date]:
+    """The local dates in ``tz`` on which a slot of ``runs`` starts, visiting one slot per
+    date and run instead of every slot."""
+    found: set[date] = set()
+    for first, count in runs:
+        last = first + (count - 1) * duration
+        t = first
+        while t <= last:
+            day = t.astimezone(tz).date()
+            found.add(day)
+            next_day = wall_to_utc(day + _ONE_DAY, 0, tz)  # where the next local date begins
+            t = max(t + duration, first - ((first - next_day) // duration) * duration)
+    return found
 
 
 def compute_slots(
@@ -89,7 +124,31 @@ def compute_slots(
     """Distinct, ascending slots of ``open_intervals`` (sorted by start) per rules 2-3."""
     now = to_utc(now, "now")
     busy_starts, busy_ends = merged_bounds(busy)
-    return _sweep(open_intervals, duration, busy_starts, busy_ends, now + min_notice, now + horizon)
+    runs, unordered = _sweep(
+        open_intervals, duration, busy_starts, busy_ends, now + min_notice, now + horizon
+    )
+    return _expand(runs, duration, unordered)
+
+
+def _invite_runs(
+    rules: WeeklyRules,
+    zone: ZoneInfo,
+    duration: timedelta,
+    busy: Iterable[Interval],
+    now: datetime,
+    min_notice: timedelta,
+    horizon: timedelta,
+    window_start: datetime,
+    window_end: datetime,
+) -> tuple[list[Run], bool]:
+    now = to_utc(now, "now")
+    earliest = max(now + min_notice, to_utc(window_start, "window_start"))
+    latest = min(now + horizon, to_utc(window_end, "window_end"))
+    if earliest >= latest:
+        return [], False
+    open_intervals = compute_open_intervals(rules, zone, earliest, latest)
+    busy_starts, busy_ends = merged_bounds(busy)
+    return _sweep(open_intervals, duration, busy_starts, busy_ends, earliest, latest)
 
 
 def compute_invite_slots(
@@ -104,14 +163,30 @@ def compute_invite_slots(
     window_end: datetime,
 ) -> list[Interval]:
     """Slots of the weekly ``rules`` whose start lies in ``[window_start, window_end)``."""
-    now = to_utc(now, "now")
-    earliest = max(now + min_notice, to_utc(window_start, "window_start"))
-    latest = min(now + horizon, to_utc(window_end, "window_end"))
-    if earliest >= latest:
-        return []
-    open_intervals = compute_open_intervals(rules, zone, earliest, latest)
-    busy_starts, busy_ends = merged_bounds(busy)
-    return _sweep(open_intervals, duration, busy_starts, busy_ends, earliest, latest)
+    runs, unordered = _invite_runs(
+        rules, zone, duration, busy, now, min_notice, horizon, window_start, window_end
+    )
+    return _expand(runs, duration, unordered)
+
+
+def compute_invite_dates(
+    rules: WeeklyRules,
+    zone: ZoneInfo,
+    duration: timedelta,
+    busy: Iterable[Interval],
+    now: datetime,
+    min_notice: timedelta,
+    horizon: timedelta,
+    window_start: datetime,
+    window_end: datetime,
+    viewer: ZoneInfo,
+) -> list[date]:
+    """``compute_available_dates(compute_invite_slots(...), viewer)`` without building every
+    slot: the cost follows the number of free stretches and days, not of slots."""
+    runs, _ = _invite_runs(
+        rules, zone, duration, busy, now, min_notice, horizon, window_start, window_end
+    )
+    return sorted(_run_dates(runs, duration, viewer))
 
 
 def classify_start(

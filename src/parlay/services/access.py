@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from parlay.db.direct import DirectQuery
 from parlay.db.models import Room, RoomMember, User
 from parlay.db.scheduling_models import Invite, Meeting
+from parlay.db.session import Database
 from parlay.domain.errors import NotAMember
 
 Scoped = TypeVar("Scoped", Invite, Meeting)
@@ -25,13 +27,17 @@ async def is_member(session: AsyncSession, room_id: str, user_id: str) -> bool:
 
 async def access_room(session: AsyncSession, room_id: str, user: User) -> Room:
     room = await session.scalar(
-        select(Room)
-        .join(RoomMember, (RoomMember.room_id == Room.id) & (RoomMember.user_id == user.id))
-        .where(Room.id == room_id)
+        select(Room).join(RoomMember, _membership(Room, user.id)).where(Room.id == room_id)
     )
     if room is None:
         raise NotAMember("Room not found.")
     return room
+
+
+def _membership(model: type[Scoped] | type[Room], user_id: Any) -> ColumnElement[bool]:
+    """The join to the caller's membership row: no row, no access."""
+    room_id = model.id if model is Room else model.room_id  # type: ignore[union-attr]
+    return (RoomMember.room_id == room_id) & (RoomMember.user_id == user_id)
 
 
 async def _access_in_room(
@@ -40,11 +46,7 @@ async def _access_in_room(
     """One query: the row, if it exists and ``user`` is a member of its room.  With ``lock``
     the row (only it) is locked for the rest of the transaction (PostgreSQL FOR UPDATE; SQLite
     write transactions are serialized anyway)."""
-    query = (
-        select(model)
-        .join(RoomMember, (RoomMember.room_id == model.room_id) & (RoomMember.user_id == user.id))
-        .where(model.id == id_)
-    )
+    query = select(model).join(RoomMember, _membership(model, user.id)).where(model.id == id_)
     if lock:
         query = query.with_for_update(of=model)
     found = await session.scalar(query)
@@ -86,3 +88,18 @@ async def members_by_room(session: AsyncSession, room_ids: list[str]) -> dict[st
 
 async def room_members(session: AsyncSession, room_id: str) -> list[User]:
     return (await members_by_room(session, [room_id]))[room_id]
+
+
+_INVITE_FOR_MEMBER = DirectQuery(
+    select(*Invite.__table__.columns)
+    .join(RoomMember, _membership(Invite, bindparam("user_id")))
+    .where(Invite.id == bindparam("invite_id"))
+)
+
+
+async def read_invite(db: Database, invite_id: str, user: User) -> Invite:
+    """``access_invite`` as a direct read (no transaction): for showing availability."""
+    row = await db.direct.fetch_one(_INVITE_FOR_MEMBER, invite_id=invite_id, user_id=user.id)
+    if row is None:
+        raise NotAMember("Invite not found.")
+    return Invite(**row)

@@ -7,12 +7,14 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.exc import IntegrityError
 
+from parlay.db.direct import DirectQuery
 from parlay.db.models import AccessToken, AuthSession, User
 from parlay.domain.availability import parse_time_zone
 from parlay.domain.errors import BadCredentials, EmailTaken, Unauthenticated
@@ -114,31 +116,38 @@ async def do_logout(ctx: Context, session_token: str) -> None:
         )
 
 
+_USER_COLUMNS = tuple(User.__table__.columns)
+_BY_SESSION = DirectQuery(
+    select(*_USER_COLUMNS, AuthSession.expires_at, AuthSession.csrf_token)
+    .join(AuthSession, AuthSession.user_id == User.id)
+    .where(AuthSession.token_hash == bindparam("token_hash"))
+)
+_BY_TOKEN = DirectQuery(
+    select(*_USER_COLUMNS)
+    .join(AccessToken, AccessToken.user_id == User.id)
+    .where(AccessToken.token_hash == bindparam("token_hash"))
+)
+
+
+def _user(row: dict[str, Any]) -> User:
+    return User(**{column.key: row[column.key] for column in _USER_COLUMNS})
+
+
+# Both run on every request, so they are direct reads (parlay.db.direct).
 async def authenticate_session(ctx: Context, session_token: str) -> Principal:
-    async with ctx.db.read() as session:
-        row = await session.execute(
-            select(User, AuthSession)
-            .join(AuthSession, AuthSession.user_id == User.id)
-            .where(AuthSession.token_hash == _digest(session_token))
-        )
-        found = row.first()
-    if found is None or found[1].expires_at <= ctx.now():
+    row = await ctx.db.direct.fetch_one(_BY_SESSION, token_hash=_digest(session_token))
+    if row is None or row["expires_at"] <= ctx.now():
         raise Unauthenticated()
-    return Principal(user=found[0], via_session=True, csrf_token=found[1].csrf_token)
+    return Principal(user=_user(row), via_session=True, csrf_token=row["csrf_token"])
 
 
 async def authenticate_token(ctx: Context, token: str) -> Principal:
     if not token.startswith(TOKEN_PREFIX):
         raise Unauthenticated()
-    async with ctx.db.read() as session:
-        user = await session.scalar(
-            select(User)
-            .join(AccessToken, AccessToken.user_id == User.id)
-            .where(AccessToken.token_hash == _digest(token))
-        )
-    if user is None:
+    row = await ctx.db.direct.fetch_one(_BY_TOKEN, token_hash=_digest(token))
+    if row is None:
         raise Unauthenticated()
-    return Principal(user=user, via_session=False)
+    return Principal(user=_user(row), via_session=False)
 
 
 async def do_create_token(ctx: Context, user: User, name: str) -> tuple[AccessToken, str]:

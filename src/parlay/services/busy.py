@@ -7,12 +7,15 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from parlay.db.base import UTCDateTime
+from parlay.db.direct import DirectQuery
 from parlay.db.scheduling_models import Meeting
+from parlay.db.session import Database
 from parlay.domain.intervals import Interval
 
 
@@ -44,16 +47,38 @@ async def external_busy(
     return [interval for intervals in found for interval in intervals]
 
 
+_MEETING_BUSY = DirectQuery(
+    select(Meeting.start, Meeting.end).where(
+        or_(Meeting.host_id == bindparam("user_id"), Meeting.booked_by == bindparam("user_id")),
+        Meeting.status == "scheduled",
+        Meeting.start < bindparam("window_end", type_=UTCDateTime()),
+        Meeting.end > bindparam("window_start", type_=UTCDateTime()),
+        Meeting.id != bindparam("exclude"),  # "" excludes nothing: ids are never empty
+    )
+)
+
+
+def _busy_values(user_id: str, window: Interval, exclude: str | None) -> dict[str, Any]:
+    return {
+        "user_id": user_id,
+        "window_start": window.start,
+        "window_end": window.end,
+        "exclude": exclude or "",
+    }
+
+
 async def meeting_busy(
     session: AsyncSession, user_id: str, window: Interval, *, exclude: str | None = None
 ) -> list[Interval]:
-    """Scheduled Parlay meetings the user hosts or booked, overlapping ``window``."""
-    query = select(Meeting.start, Meeting.end).where(
-        or_(Meeting.host_id == user_id, Meeting.booked_by == user_id),
-        Meeting.status == "scheduled",
-        Meeting.start < window.end,
-        Meeting.end > window.start,
-    )
-    if exclude is not None:
-        query = query.where(Meeting.id != exclude)
-    return [Interval(start, end) for start, end in await session.execute(query)]
+    """Scheduled Parlay meetings the user hosts or booked, overlapping ``window``, except
+    ``exclude``; read in the caller's transaction."""
+    rows = await session.execute(_MEETING_BUSY.stmt, _busy_values(user_id, window, exclude))
+    return [Interval(start, end) for start, end in rows]
+
+
+async def read_meeting_busy(
+    db: Database, user_id: str, window: Interval, *, exclude: str | None = None
+) -> list[Interval]:
+    """``meeting_busy`` as a direct read (no transaction): for showing availability."""
+    rows = await db.direct.fetch(_MEETING_BUSY, **_busy_values(user_id, window, exclude))
+    return [Interval(row["start"], row["end"]) for row in rows]

@@ -13,12 +13,12 @@ from parlay.domain.errors import InvalidInput, InviteClosed, NotHost
 from parlay.domain.intervals import Interval
 from parlay.domain.invites import InviteTerms, check_invite_terms
 from parlay.domain.slots import (
-    compute_available_dates,
+    compute_invite_dates,
     compute_invite_slots,
     compute_local_day_window,
 )
-from parlay.services.access import access_invite, access_room
-from parlay.services.busy import external_busy, meeting_busy
+from parlay.services.access import access_invite, access_room, read_invite
+from parlay.services.busy import external_busy, read_meeting_busy
 from parlay.services.context import Context
 from parlay.services.messages import add_message, emit_message_updated
 from parlay.services.scheduling_views import InviteRead, invite_read
@@ -87,30 +87,37 @@ async def get_invite(ctx: Context, user: User, invite_id: str) -> InviteRead:
         return await invite_read(session, invite, ctx.base_url)
 
 
-async def _slots_between(
+async def _availability(
     ctx: Context, user: User, invite_id: str, window: Interval
-) -> list[Interval]:
-    """Bookable slots starting in ``window`` (an open or booked invite; the invite's own
-    meeting does not count as busy, which is what Reschedule needs)."""
-    async with ctx.db.read() as session:
-        invite = await access_invite(session, invite_id, user)
-        if invite.status == "withdrawn":
-            raise InviteClosed()
-        terms = terms_of(invite)
-        busy_window = Interval(window.start, window.end + terms.duration)
-        busy = await meeting_busy(session, invite.host_id, busy_window, exclude=invite.meeting_id)
+) -> tuple[InviteTerms, list[Interval]]:
+    """The terms of an open or booked invite and its host's busy time around ``window``.
+    Direct reads, each its own snapshot: a booking that lands between them at worst hides
+    its own slot one request early; booking itself re-checks in a write transaction.  The
+    invite's own meeting does not count as busy, which is what Reschedule needs."""
+    invite = await read_invite(ctx.db, invite_id, user)
+    if invite.status == "withdrawn":
+        raise InviteClosed()
+    terms = terms_of(invite)
+    busy_window = Interval(window.start, window.end + terms.duration)
+    busy = await read_meeting_busy(ctx.db, invite.host_id, busy_window, exclude=invite.meeting_id)
     busy += await external_busy(ctx.busy_sources, invite.host_id, busy_window)
-    return compute_invite_slots(
-        terms.rules,
-        terms.zone,
-        terms.duration,
-        busy,
-        ctx.now(),
-        terms.min_notice,
-        terms.horizon,
-        window.start,
-        window.end,
-    )
+    return terms, busy
+
+
+def _engine_args(
+    terms: InviteTerms, busy: list[Interval], ctx: Context, window: Interval
+) -> dict[str, Any]:
+    return {
+        "rules": terms.rules,
+        "zone": terms.zone,
+        "duration": terms.duration,
+        "busy": busy,
+        "now": ctx.now(),
+        "min_notice": terms.min_notice,
+        "horizon": terms.horizon,
+        "window_start": window.start,
+        "window_end": window.end,
+    }
 
 
 def _viewer_zone(user: User, tz: str | None) -> ZoneInfo:
@@ -131,7 +138,8 @@ async def list_dates(
         compute_local_day_window(first, zone).start,
         compute_local_day_window(last + timedelta(days=1), zone).start,
     )
-    return compute_available_dates(await _slots_between(ctx, user, invite_id, window), zone)
+    terms, busy = await _availability(ctx, user, invite_id, window)
+    return compute_invite_dates(**_engine_args(terms, busy, ctx, window), viewer=zone)
 
 
 async def list_slots(
@@ -140,7 +148,9 @@ async def list_slots(
     """The viewer's zone (``tz`` or their own) and the slots starting on ``day`` there."""
     zone = _viewer_zone(user, tz)
     _check_date(day, "date")
-    return zone, await _slots_between(ctx, user, invite_id, compute_local_day_window(day, zone))
+    window = compute_local_day_window(day, zone)
+    terms, busy = await _availability(ctx, user, invite_id, window)
+    return zone, compute_invite_slots(**_engine_args(terms, busy, ctx, window))
 
 
 async def do_withdraw(ctx: Context, user: User, invite_id: str) -> None:

@@ -26,6 +26,12 @@ def get_ctx(request: Request) -> Context:
     return ctx
 
 
+async def ctx_dependency(request: Request) -> Context:
+    # Dependencies are coroutines: FastAPI runs a plain ``def`` one in its thread pool, a
+    # thread hop on every request for nothing.
+    return get_ctx(request)
+
+
 def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
@@ -55,18 +61,18 @@ async def optional_principal(request: Request) -> Principal | None:
     return principal
 
 
-async def require_principal(
-    principal: Annotated[Principal | None, Depends(optional_principal)],
-) -> Principal:
+async def require_principal(request: Request) -> Principal:
+    principal = await optional_principal(request)
     if principal is None:
         raise Unauthenticated()
     return principal
 
 
-async def require_user(principal: Annotated[Principal, Depends(require_principal)]) -> User:
-    return principal.user
+async def require_user(request: Request) -> User:
+    # Flat on purpose: each nested dependency costs FastAPI a solving pass per request.
+    return (await require_principal(request)).user
 
 
-CtxDep = Annotated[Context, Depends(get_ctx)]
+CtxDep = Annotated[Context, Depends(ctx_dependency)]
 UserDep = Annotated[User, Depends(require_user)]
 PrincipalDep = Annotated[Principal, Depends(require_principal)]

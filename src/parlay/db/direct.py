@@ -1,0 +1,191 @@
+"""Direct reads: one SELECT on the database driver, without the session and pool machinery.
+
+The hottest reads (who is calling, on every request; an invite and its host's busy time, each
+time someone looks at availability) are single statements.  Through ``AsyncSession`` a read
+transaction costs about 1 ms and each ORM statement about 0.5 ms on the 2-core reference
+machine: more than everything else the request does.  A ``DirectQuery`` is still written in
+SQLAlchemy Core and compiled once per dialect, with SQLAlchemy's own bind and result processing
+(so values are stored and read exactly as the ORM does), but it runs:
+
+- on SQLite inline on the event loop, on a connection of its own that may only read
+  (``query_only``).  A WAL reader never waits for writers and a lookup by key touches a few
+  cached pages: ~10 us, less than one hop to aiosqlite's thread;
+- on PostgreSQL on a small asyncpg pool: one round trip, no BEGIN or COMMIT.
+
+Every call is a snapshot of its own.  Reads that must agree with each other, and every read
+that feeds a write, use ``Database.read()`` / ``Database.write()`` instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+from sqlalchemy import Select
+from sqlalchemy.engine import Dialect, make_url
+
+Row = dict[str, Any]
+_Processor = Callable[[Any], Any] | None
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    sql: str
+    names: tuple[str, ...]  # bind names in positional order
+    defaults: dict[str, Any]  # values of the statement's literal binds
+    binds: tuple[_Processor, ...]
+    keys: tuple[str, ...]  # result column names
+    results: tuple[_Processor, ...]
+
+
+class DirectQuery:
+    """A Core ``SELECT`` with ``bindparam`` placeholders, compiled once per dialect."""
+
+    def __init__(self, stmt: Select[*tuple[Any, ...]]) -> None:
+        self.stmt = stmt
+        self._compiled: dict[str, _Compiled] = {}
+
+    def compiled(self, dialect: Dialect) -> _Compiled:
+        found = self._compiled.get(dialect.name)
+        if found is None:
+            compiled = self.stmt.compile(dialect=dialect)
+            names = tuple(compiled.positiontup or ())
+            columns = list(self.stmt.selected_columns)
+            found = _Compiled(
+                sql=str(compiled),
+                names=names,
+                defaults={k: b.value for k, b in compiled.binds.items() if not b.required},
+                binds=tuple(
+                    compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
+                    for name in names
+                ),
+                keys=tuple(str(c.key) for c in columns),
+                results=tuple(
+                    c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns
+                ),
+            )
+            self._compiled[dialect.name] = found
+        return found
+
+
+def _parameters(compiled: _Compiled, values: dict[str, Any]) -> list[Any]:
+    merged = {**compiled.defaults, **values}
+    return [
+        merged[name] if process is None else process(merged[name])
+        for name, process in zip(compiled.names, compiled.binds, strict=True)
+    ]
+
+
+def _rows(compiled: _Compiled, raw: Sequence[Sequence[Any]]) -> list[Row]:
+    keys, results = compiled.keys, compiled.results
+    return [
+        {
+            key: value if process is None else process(value)
+            for key, value, process in zip(keys, row, results, strict=True)
+        }
+        for row in raw
+    ]
+
+
+class SQLiteReader:
+    """One read-only connection used inline; a lock keeps it safe if several threads run
+    event loops over the same ``Database`` (tests do)."""
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._connection: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
+
+    def _connect(self) -> sqlite3.Connection:
+        if self._path in ("", ":memory:"):  # each connection would see a database of its own
+            raise ValueError("Parlay keeps SQLite in a file: set a path in the database URL.")
+        connection = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        connection.execute("PRAGMA query_only = ON")
+        connection.execute("PRAGMA busy_timeout = 1000")
+        return connection
+
+    async def fetch(self, compiled: _Compiled, parameters: list[Any]) -> list[Any]:
+        with self._lock:
+            if self._connection is None:
+                self._connection = self._connect()
+            return self._connection.execute(compiled.sql, parameters).fetchall()
+
+    async def close(self) -> None:
+        with self._lock:
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None
+
+
+async def _no_reset(_connection: asyncpg.Connection) -> None:
+    """Direct reads change no session state, so a returned connection needs no RESET ALL
+    round trip (asyncpg's default on every release)."""
+
+
+async def _json_codecs(connection: asyncpg.Connection) -> None:
+    for name in ("json", "jsonb"):
+        await connection.set_type_codec(
+            name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
+        )
+
+
+class PostgresReader:
+    """A small asyncpg pool of its own, opened on first use."""
+
+    def __init__(self, dsn: str, max_size: int = 5) -> None:
+        self._dsn = dsn
+        self._max_size = max_size
+        self._pool: asyncpg.Pool | None = None
+        self._opening = asyncio.Lock()
+
+    async def _get_pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            async with self._opening:
+                if self._pool is None:
+                    self._pool = await asyncpg.create_pool(
+                        self._dsn,
+                        min_size=1,
+                        max_size=self._max_size,
+                        init=_json_codecs,
+                        reset=_no_reset,
+                    )
+        return self._pool
+
+    async def fetch(self, compiled: _Compiled, parameters: list[Any]) -> list[Any]:
+        pool = await self._get_pool()
+        return list(await pool.fetch(compiled.sql, *parameters))
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            await pool.close()
+
+
+class DirectReader:
+    def __init__(self, url: str, dialect: Dialect) -> None:
+        parsed = make_url(url)
+        self._dialect = dialect
+        self._backend: SQLiteReader | PostgresReader
+        if parsed.get_backend_name() == "sqlite":
+            self._backend = SQLiteReader(parsed.database or "")
+        else:
+            dsn = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+            self._backend = PostgresReader(dsn)
+
+    async def fetch(self, query: DirectQuery, **values: Any) -> list[Row]:
+        compiled = query.compiled(self._dialect)
+        raw = await self._backend.fetch(compiled, _parameters(compiled, values))
+        return _rows(compiled, raw)
+
+    async def fetch_one(self, query: DirectQuery, **values: Any) -> Row | None:
+        rows = await self.fetch(query, **values)
+        return rows[0] if rows else None
+
+    async def close(self) -> None:
+        await self._backend.close()
