@@ -53,9 +53,11 @@ def create_app(settings: Settings, container: Container | None = None) -> FastAP
             return JSONResponse({"status": "starting"}, status_code=503)
         return JSONResponse({"status": "ok"})
 
-    app.include_router(auth.router)
-    app.include_router(rooms.router)
+    # FastAPI tries routes in order, one regular expression each: the API people poll most
+    # (availability, meetings, then rooms and messages) goes first.
     app.include_router(scheduling.router)
+    app.include_router(rooms.router)
+    app.include_router(auth.router)
     app.include_router(ws.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(packages=[("parlay.web", "static")]), name="static")

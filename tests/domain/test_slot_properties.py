@@ -18,6 +18,7 @@ from parlay.domain.slots import (
     compute_invite_slots,
     compute_local_day_window,
     group_by_local_date,
+    minute_ceiling,
 )
 
 from ._reference import from_min, ref_slot_starts, to_min
@@ -254,3 +255,33 @@ def test_dates_without_slots_match_dates_of_slots(sc: dict, viewer_name: str) ->
     )
     expected, _ = run_reference(sc)
     assert dates == sorted({from_min(t).astimezone(viewer).date() for t in expected})
+
+
+@given(scenarios(), st.sampled_from(ZONES), st.integers(1, 60_000_000))
+def test_answers_depend_on_now_only_through_its_minute(
+    sc: dict, viewer_name: str, micros: int
+) -> None:
+    """Between two whole minutes the engine cannot tell instants apart, which is what lets
+    the service share one computation per minute (``minute_ceiling``)."""
+    now = from_min(sc["now"]) + timedelta(microseconds=micros)
+    assert minute_ceiling(now) == from_min(sc["now"] + 1)
+    assert minute_ceiling(from_min(sc["now"])) == from_min(sc["now"])
+    args = (
+        to_rules(sc["ranges"]),
+        ZoneInfo(sc["zone_name"]),
+        timedelta(minutes=sc["duration"]),
+        [Interval(from_min(s), from_min(e)) for s, e in sc["busy"]],
+    )
+    rest = (
+        timedelta(minutes=sc["notice"]),
+        timedelta(minutes=sc["horizon"]),
+        from_min(sc["window_start"]),
+        from_min(sc["window_end"]),
+    )
+    viewer = ZoneInfo(viewer_name)
+    assert compute_invite_slots(*args, now, *rest) == compute_invite_slots(
+        *args, minute_ceiling(now), *rest
+    )
+    assert compute_invite_dates(*args, now, *rest, viewer) == compute_invite_dates(
+        *args, minute_ceiling(now), *rest, viewer
+    )

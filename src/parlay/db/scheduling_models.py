@@ -59,7 +59,11 @@ class Meeting(Base):
     message_id: Mapped[int | None] = mapped_column(BigInt, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
-    __table_args__ = (Index("ix_meetings_host_id_start", "host_id", "start"),)
+    #: Busy time reads "hosted by or booked by someone, overlapping a window": one index each.
+    __table_args__ = (
+        Index("ix_meetings_host_id_start", "host_id", "start"),
+        Index("ix_meetings_booked_by_start", "booked_by", "start"),
+    )
 
 
 class MeetingParticipant(Base):

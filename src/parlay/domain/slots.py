@@ -29,6 +29,14 @@ _TICK = timedelta(microseconds=1)  # datetime resolution: t <= x  <=>  t < x + _
 _ONE_DAY = timedelta(days=1)
 
 
+def minute_ceiling(instant: datetime) -> datetime:
+    """The first whole minute at or after ``instant``.  Slot starts, notice and horizon are
+    whole minutes, so the engine's answer for ``now`` equals its answer for
+    ``minute_ceiling(now)``: callers may share one computation per minute."""
+    floor = instant.replace(second=0, microsecond=0)
+    return floor if floor == instant else floor + timedelta(minutes=1)
+
+
 def to_utc(instant: datetime, field: str) -> datetime:
     """``instant`` in UTC; InvalidInput(field) when it is naive."""
     if instant.tzinfo is None or instant.utcoffset() is None:
@@ -104,6 +112,10 @@ def _run_dates(runs: Iterable[Run], duration: timedelta, tz: ZoneInfo) -> set[da
     found: set[date] = set()
     for first, count in runs:
         last = first + (count - 1) * duration
+        day = first.astimezone(tz).date()
+        if day == last.astimezone(tz).date():  # the usual case: a run within one date
+            found.add(day)
+            continue
         t = first
         while t <= last:
             day = t.astimezone(tz).date()

@@ -27,14 +27,14 @@ async def is_member(session: AsyncSession, room_id: str, user_id: str) -> bool:
 
 async def access_room(session: AsyncSession, room_id: str, user: User) -> Room:
     room = await session.scalar(
-        select(Room).join(RoomMember, _membership(Room, user.id)).where(Room.id == room_id)
+        select(Room).join(RoomMember, membership(Room, user.id)).where(Room.id == room_id)
     )
     if room is None:
         raise NotAMember("Room not found.")
     return room
 
 
-def _membership(model: type[Scoped] | type[Room], user_id: Any) -> ColumnElement[bool]:
+def membership(model: type[Scoped] | type[Room], user_id: Any) -> ColumnElement[bool]:
     """The join to the caller's membership row: no row, no access."""
     room_id = model.id if model is Room else model.room_id  # type: ignore[union-attr]
     return (RoomMember.room_id == room_id) & (RoomMember.user_id == user_id)
@@ -46,7 +46,7 @@ async def _access_in_room(
     """One query: the row, if it exists and ``user`` is a member of its room.  With ``lock``
     the row (only it) is locked for the rest of the transaction (PostgreSQL FOR UPDATE; SQLite
     write transactions are serialized anyway)."""
-    query = select(model).join(RoomMember, _membership(model, user.id)).where(model.id == id_)
+    query = select(model).join(RoomMember, membership(model, user.id)).where(model.id == id_)
     if lock:
         query = query.with_for_update(of=model)
     found = await session.scalar(query)
@@ -92,7 +92,7 @@ async def room_members(session: AsyncSession, room_id: str) -> list[User]:
 
 _INVITE_FOR_MEMBER = DirectQuery(
     select(*Invite.__table__.columns)
-    .join(RoomMember, _membership(Invite, bindparam("user_id")))
+    .join(RoomMember, membership(Invite, bindparam("user_id")))
     .where(Invite.id == bindparam("invite_id"))
 )
 

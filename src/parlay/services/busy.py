@@ -9,13 +9,11 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import bindparam, or_, select
+from sqlalchemy import ColumnElement, and_, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parlay.db.base import UTCDateTime
-from parlay.db.direct import DirectQuery
 from parlay.db.scheduling_models import Meeting
-from parlay.db.session import Database
 from parlay.domain.intervals import Interval
 
 
@@ -47,13 +45,26 @@ async def external_busy(
     return [interval for intervals in found for interval in intervals]
 
 
-_MEETING_BUSY = DirectQuery(
-    select(Meeting.start, Meeting.end).where(
-        or_(Meeting.host_id == bindparam("user_id"), Meeting.booked_by == bindparam("user_id")),
+def busy_condition(
+    user_id: Any, window_start: Any, window_end: Any, exclude: Any
+) -> ColumnElement[bool]:
+    """Meetings that make ``user_id`` busy: scheduled, hosted or booked by them, overlapping
+    ``[window_start, window_end)``, other than meeting ``exclude`` ("" excludes nothing)."""
+    return and_(
+        or_(Meeting.host_id == user_id, Meeting.booked_by == user_id),
         Meeting.status == "scheduled",
-        Meeting.start < bindparam("window_end", type_=UTCDateTime()),
-        Meeting.end > bindparam("window_start", type_=UTCDateTime()),
-        Meeting.id != bindparam("exclude"),  # "" excludes nothing: ids are never empty
+        Meeting.start < window_end,
+        Meeting.end > window_start,
+        Meeting.id != exclude,
+    )
+
+
+_MEETING_BUSY = select(Meeting.start, Meeting.end).where(
+    busy_condition(
+        bindparam("user_id"),
+        bindparam("window_start", type_=UTCDateTime()),
+        bindparam("window_end", type_=UTCDateTime()),
+        bindparam("exclude"),
     )
 )
 
@@ -72,13 +83,5 @@ async def meeting_busy(
 ) -> list[Interval]:
     """Scheduled Parlay meetings the user hosts or booked, overlapping ``window``, except
     ``exclude``; read in the caller's transaction."""
-    rows = await session.execute(_MEETING_BUSY.stmt, _busy_values(user_id, window, exclude))
+    rows = await session.execute(_MEETING_BUSY, _busy_values(user_id, window, exclude))
     return [Interval(start, end) for start, end in rows]
-
-
-async def read_meeting_busy(
-    db: Database, user_id: str, window: Interval, *, exclude: str | None = None
-) -> list[Interval]:
-    """``meeting_busy`` as a direct read (no transaction): for showing availability."""
-    rows = await db.direct.fetch(_MEETING_BUSY, **_busy_values(user_id, window, exclude))
-    return [Interval(row["start"], row["end"]) for row in rows]

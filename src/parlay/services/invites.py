@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from parlay.db.models import Message, User
-from parlay.db.scheduling_models import Invite
+from sqlalchemy import bindparam, func, select
+
+from parlay.db.base import UTCDateTime
+from parlay.db.direct import DirectQuery
+from parlay.db.models import Message, RoomMember, User
+from parlay.db.scheduling_models import Invite, Meeting
 from parlay.domain.availability import parse_time_zone, weekly_to_dict
-from parlay.domain.errors import InvalidInput, InviteClosed, NotHost
+from parlay.domain.errors import InvalidInput, InviteClosed, NotAMember, NotHost
 from parlay.domain.intervals import Interval
-from parlay.domain.invites import InviteTerms, check_invite_terms
+from parlay.domain.invites import DURATIONS, InviteTerms, check_invite_terms
 from parlay.domain.slots import (
     compute_invite_dates,
     compute_invite_slots,
     compute_local_day_window,
+    minute_ceiling,
 )
-from parlay.services.access import access_invite, access_room, read_invite
-from parlay.services.busy import external_busy, read_meeting_busy
+from parlay.services.access import access_invite, access_room, membership, read_invite
+from parlay.services.busy import busy_condition, external_busy
 from parlay.services.context import Context
 from parlay.services.messages import add_message, emit_message_updated
 from parlay.services.scheduling_views import InviteRead, invite_read
@@ -34,14 +40,26 @@ def _check_date(day: date, field: str) -> None:
         raise InvalidInput("Pick a date between the years 2000 and 2199.", field=field)
 
 
+#: Parsed terms by invite id.  An invite's terms never change once it is shared (a meeting
+#: moves, the invite does not), so a hit is always right; parsing costs ~0.1 ms a request.
+_TERMS: dict[str, InviteTerms] = {}
+_TERMS_KEPT = 4096
+
+
 def terms_of(invite: Invite) -> InviteTerms:
-    return check_invite_terms(
-        invite.time_zone,
-        invite.weekly,
-        invite.duration_minutes,
-        invite.horizon_days,
-        invite.min_notice_minutes,
-    )
+    terms = _TERMS.get(invite.id)
+    if terms is None:
+        terms = check_invite_terms(
+            invite.time_zone,
+            invite.weekly,
+            invite.duration_minutes,
+            invite.horizon_days,
+            invite.min_notice_minutes,
+        )
+        if len(_TERMS) >= _TERMS_KEPT:
+            _TERMS.pop(next(iter(_TERMS)))  # forget the oldest
+        _TERMS[invite.id] = terms
+    return terms
 
 
 async def do_create_invite(
@@ -87,37 +105,97 @@ async def get_invite(ctx: Context, user: User, invite_id: str) -> InviteRead:
         return await invite_read(session, invite, ctx.base_url)
 
 
+#: An invite (if the caller is a member of its room) and, one row each, its host's busy
+#: meetings around a window: what showing availability reads, in one statement.
+_AVAILABILITY = DirectQuery(
+    select(Invite.id, Invite.status, Invite.host_id, Invite.meeting_id, Meeting.start, Meeting.end)
+    .join(RoomMember, membership(Invite, bindparam("user_id")))
+    .outerjoin(
+        Meeting,
+        busy_condition(
+            Invite.host_id,
+            bindparam("window_start", type_=UTCDateTime()),
+            bindparam("window_end", type_=UTCDateTime()),
+            func.coalesce(Invite.meeting_id, ""),
+        ),
+    )
+    .where(Invite.id == bindparam("invite_id"))
+)
+#: Busy time is read this far past the window: the longest slot that starts inside it.
+_BUSY_MARGIN = timedelta(minutes=max(DURATIONS))
+
+
 async def _availability(
     ctx: Context, user: User, invite_id: str, window: Interval
 ) -> tuple[InviteTerms, list[Interval]]:
     """The terms of an open or booked invite and its host's busy time around ``window``.
-    Direct reads, each its own snapshot: a booking that lands between them at worst hides
-    its own slot one request early; booking itself re-checks in a write transaction.  The
-    invite's own meeting does not count as busy, which is what Reschedule needs."""
-    invite = await read_invite(ctx.db, invite_id, user)
-    if invite.status == "withdrawn":
+    A direct read (parlay.db.direct), outside any transaction: a booking that lands just
+    before it is seen, one that lands just after is caught when the slot is booked (booking
+    re-checks in its write transaction).  The invite's own meeting does not count as busy,
+    which is what Reschedule needs."""
+    busy_window = Interval(window.start, window.end + _BUSY_MARGIN)
+    rows = await ctx.db.direct.fetch(
+        _AVAILABILITY,
+        invite_id=invite_id,
+        user_id=user.id,
+        window_start=busy_window.start,
+        window_end=busy_window.end,
+    )
+    if not rows:
+        raise NotAMember("Invite not found.")
+    invite = rows[0]
+    if invite["status"] == "withdrawn":
         raise InviteClosed()
-    terms = terms_of(invite)
-    busy_window = Interval(window.start, window.end + terms.duration)
-    busy = await read_meeting_busy(ctx.db, invite.host_id, busy_window, exclude=invite.meeting_id)
-    busy += await external_busy(ctx.busy_sources, invite.host_id, busy_window)
+    terms = _TERMS.get(invite_id) or terms_of(await read_invite(ctx.db, invite_id, user))
+    busy = [Interval(row["start"], row["end"]) for row in rows if row["start"] is not None]
+    busy += await external_busy(ctx.busy_sources, invite["host_id"], busy_window)
     return terms, busy
 
 
-def _engine_args(
-    terms: InviteTerms, busy: list[Interval], ctx: Context, window: Interval
-) -> dict[str, Any]:
-    return {
-        "rules": terms.rules,
-        "zone": terms.zone,
-        "duration": terms.duration,
-        "busy": busy,
-        "now": ctx.now(),
-        "min_notice": terms.min_notice,
-        "horizon": terms.horizon,
-        "window_start": window.start,
-        "window_end": window.end,
-    }
+# ``_dates`` and ``_slots`` are the slot engine memoized on its exact inputs, with ``now``
+# rounded up to its minute (the engine cannot tell instants of one minute apart, see
+# ``minute_ceiling``): people looking at one invite within a minute share a computation.
+@lru_cache(maxsize=512)
+def _dates(
+    terms: InviteTerms,
+    busy: tuple[Interval, ...],
+    now: datetime,
+    window: Interval,
+    viewer: ZoneInfo,
+) -> tuple[date, ...]:
+    return tuple(
+        compute_invite_dates(
+            terms.rules,
+            terms.zone,
+            terms.duration,
+            busy,
+            now,
+            terms.min_notice,
+            terms.horizon,
+            window.start,
+            window.end,
+            viewer,
+        )
+    )
+
+
+@lru_cache(maxsize=512)
+def _slots(
+    terms: InviteTerms, busy: tuple[Interval, ...], now: datetime, window: Interval
+) -> tuple[Interval, ...]:
+    return tuple(
+        compute_invite_slots(
+            terms.rules,
+            terms.zone,
+            terms.duration,
+            busy,
+            now,
+            terms.min_notice,
+            terms.horizon,
+            window.start,
+            window.end,
+        )
+    )
 
 
 def _viewer_zone(user: User, tz: str | None) -> ZoneInfo:
@@ -139,7 +217,7 @@ async def list_dates(
         compute_local_day_window(last + timedelta(days=1), zone).start,
     )
     terms, busy = await _availability(ctx, user, invite_id, window)
-    return compute_invite_dates(**_engine_args(terms, busy, ctx, window), viewer=zone)
+    return list(_dates(terms, tuple(busy), minute_ceiling(ctx.now()), window, zone))
 
 
 async def list_slots(
@@ -150,7 +228,7 @@ async def list_slots(
     _check_date(day, "date")
     window = compute_local_day_window(day, zone)
     terms, busy = await _availability(ctx, user, invite_id, window)
-    return zone, compute_invite_slots(**_engine_args(terms, busy, ctx, window))
+    return zone, list(_slots(terms, tuple(busy), minute_ceiling(ctx.now()), window))
 
 
 async def do_withdraw(ctx: Context, user: User, invite_id: str) -> None:
