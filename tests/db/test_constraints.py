@@ -109,3 +109,23 @@ def test_migrations_downgrade_and_upgrade_again(tmp_path: pytest.TempPathFactory
     assert tables() <= {"alembic_version"}
     upgrade(url)
     assert "meetings" in tables()
+
+
+def test_migrations_build_the_schema_the_models_describe(tmp_path: pytest.TempPathFactory) -> None:
+    """No drift: after upgrading, alembic finds nothing to autogenerate (tables, columns,
+    indexes such as the booked-by index that busy-time reads need)."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlalchemy import create_engine
+
+    from parlay.db.base import Base
+
+    path = tmp_path / "drift.db"  # type: ignore[operator]
+    upgrade(f"sqlite+aiosqlite:///{path}")
+    engine = create_engine(f"sqlite:///{path}")
+    try:
+        with engine.connect() as connection:
+            diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    finally:
+        engine.dispose()
+    assert diff == []

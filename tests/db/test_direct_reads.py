@@ -1,0 +1,155 @@
+"""Direct reads (parlay.db.direct) see exactly what the ORM stored, on both backends."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import bindparam, select
+
+from parlay.db.base import UTCDateTime, new_id
+from parlay.db.direct import DirectQuery
+from parlay.db.models import Room, RoomMember, User
+from parlay.db.scheduling_models import Invite, Meeting
+from parlay.db.session import Database
+from parlay.domain.intervals import Interval
+from parlay.services.busy import meeting_busy
+from parlay.settings import to_async_url
+
+T0 = datetime(2026, 12, 1, 9, 15, 30, 123456, tzinfo=UTC)
+WEEKLY = {"mon": [{"start": "09:00", "end": "17:00"}]}
+
+_MEETINGS_OF = DirectQuery(
+    select(Meeting.id, Meeting.start, Meeting.end)
+    .where(
+        Meeting.host_id == bindparam("host"),
+        Meeting.start >= bindparam("since", type_=UTCDateTime()),
+    )
+    .order_by(Meeting.start)
+)
+_INVITE = DirectQuery(select(*Invite.__table__.columns).where(Invite.id == bindparam("id")))
+
+
+@pytest.fixture
+async def db(database_url: str) -> Database:
+    database = Database(to_async_url(database_url))
+    yield database  # type: ignore[misc]
+    await database.dispose()
+
+
+def _invite(host: str, room: str) -> Invite:
+    return Invite(
+        room_id=room,
+        host_id=host,
+        time_zone="Europe/Berlin",
+        weekly=WEEKLY,
+        duration_minutes=30,
+        horizon_days=30,
+        min_notice_minutes=0,
+        status="open",
+        created_at=T0,
+    )
+
+
+async def _host_with_invite(db: Database) -> tuple[str, str, str]:
+    async with db.write() as session:
+        host = User(
+            email="h@x.io", display_name="Hé", time_zone="UTC", password_hash="x", created_at=T0
+        )
+        session.add(host)
+        await session.flush()
+        room = Room(title="r", created_by=host.id, created_at=T0)
+        session.add(room)
+        await session.flush()
+        session.add(RoomMember(room_id=room.id, user_id=host.id, joined_at=T0))
+        invite = _invite(host.id, room.id)
+        session.add(invite)
+        await session.flush()
+        return host.id, room.id, invite.id
+
+
+def _meeting(host: str, invite: str, room: str, start: datetime) -> Meeting:
+    return Meeting(
+        invite_id=invite,
+        room_id=room,
+        host_id=host,
+        booked_by=host,
+        start=start,
+        end=start + timedelta(minutes=30),
+        status="scheduled",
+        sequence=0,
+        join_token=new_id(),
+        created_at=T0,
+    )
+
+
+async def test_values_come_back_as_the_orm_stored_them(db: Database) -> None:
+    host, room, invite_id = await _host_with_invite(db)
+    row = await db.direct.fetch_one(_INVITE, id=invite_id)
+    assert row is not None
+    assert row["weekly"] == WEEKLY  # JSON decoded
+    assert row["created_at"] == T0 and row["created_at"].tzinfo is UTC  # aware UTC, microseconds
+    assert (row["host_id"], row["room_id"], row["meeting_id"]) == (host, room, None)
+    assert await db.direct.fetch_one(_INVITE, id="no-such-invite") is None
+
+
+async def test_datetime_binds_compare_like_the_orm(db: Database) -> None:
+    """A bound instant is stored-format exact: ``>=`` an instant includes the meeting that
+    starts on it (on SQLite a wrongly formatted string would compare differently)."""
+    host, room, invite_id = await _host_with_invite(db)
+    async with db.write() as session:
+        session.add(_meeting(host, invite_id, room, T0))
+    rows = await db.direct.fetch(_MEETINGS_OF, host=host, since=T0)
+    assert [(r["start"], r["end"]) for r in rows] == [(T0, T0 + timedelta(minutes=30))]
+    later = T0 + timedelta(microseconds=1)
+    assert await db.direct.fetch(_MEETINGS_OF, host=host, since=later) == []
+    # The same instant in another zone is the same instant.
+    tokyo = T0.astimezone(datetime.now().astimezone().tzinfo)
+    assert len(await db.direct.fetch(_MEETINGS_OF, host=host, since=tokyo)) == 1
+    window = Interval(T0 - timedelta(hours=1), T0 + timedelta(hours=1))
+    async with db.read() as session:
+        assert await meeting_busy(session, host, window) == [
+            Interval(T0, T0 + timedelta(minutes=30))
+        ]
+
+
+async def test_a_committed_write_is_seen_by_the_next_direct_read(db: Database) -> None:
+    host, room, invite_id = await _host_with_invite(db)
+    since = T0 - timedelta(days=1)
+    assert await db.direct.fetch(_MEETINGS_OF, host=host, since=since) == []
+    for hours in range(3):
+        async with db.write() as session:
+            invite = _invite(host, room)  # one meeting per invite
+            session.add(invite)
+            await session.flush()
+            session.add(_meeting(host, invite.id, room, T0 + timedelta(hours=hours)))
+        assert len(await db.direct.fetch(_MEETINGS_OF, host=host, since=since)) == hours + 1
+
+
+async def test_many_concurrent_reads_share_few_connections(db: Database) -> None:
+    host, room, invite_id = await _host_with_invite(db)
+    rows = await asyncio.gather(*(db.direct.fetch_one(_INVITE, id=invite_id) for _ in range(40)))
+    assert all(r is not None and r["id"] == invite_id for r in rows)
+
+
+async def test_sqlite_direct_reads_cannot_write(
+    backend: str, database_url: str, db: Database
+) -> None:
+    if backend != "sqlite":
+        pytest.skip("the PostgreSQL reader runs only the compiled SELECTs it is given")
+    await db.direct.fetch_one(_INVITE, id="x")  # opens the connection
+    connection = db.direct._backend._connection  # type: ignore[union-attr]
+    assert connection is not None
+    with pytest.raises(sqlite3.OperationalError, match="readonly|read-only|query_only"):
+        connection.execute("DELETE FROM users")
+
+
+async def test_sqlite_in_memory_is_refused_with_a_clear_message() -> None:
+    db = Database("sqlite+aiosqlite:///:memory:")
+    try:
+        with pytest.raises(ValueError, match="SQLite in a file"):
+            await db.direct.fetch_one(_INVITE, id="x")
+    finally:
+        await db.dispose()
