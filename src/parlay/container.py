@@ -16,6 +16,7 @@ from parlay.realtime.hub import Hub
 from parlay.services import events
 from parlay.services.accounts import STRONG_HASHING, TEST_HASHING
 from parlay.services.context import Context
+from parlay.services.principals import PrincipalCache
 from parlay.services.ratelimits import RateLimiter
 from parlay.settings import Settings
 
@@ -46,6 +47,7 @@ class Container:
             passwords=TEST_HASHING if settings.env == "test" else STRONG_HASHING,
             session_days=settings.session_days,
             limiter=RateLimiter(enabled=settings.rate_limits == "on"),
+            principals=PrincipalCache(ttl=settings.auth_cache_seconds),
         )
         hub = Hub(
             fetch_after=partial(events.fetch_after, db),

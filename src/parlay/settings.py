@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     session_days: int = Field(default=30, ge=1, le=365)
     #: Run the outbox worker inside the web process (the embedded default).
     inprocess_worker: bool = True
+    #: How long a process trusts a session or token it has just looked up (seconds; 0 = off).
+    auth_cache_seconds: float = Field(default=2.0, ge=0, le=60)
     #: How often the live-event pump polls the database as a safety net (seconds).
     event_poll_seconds: float = Field(default=2.0, gt=0)
 

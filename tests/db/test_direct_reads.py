@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import asyncpg
 import pytest
-from sqlalchemy import bindparam, select
+from sqlalchemy import Float, Integer, String, bindparam, cast, func, select
+from sqlalchemy.dialects.postgresql import asyncpg as postgresql_asyncpg
 
 from parlay.db.base import UTCDateTime, new_id
-from parlay.db.direct import DirectQuery
+from parlay.db.direct import DirectQuery, PostgresReader
 from parlay.db.models import Room, RoomMember, User
 from parlay.db.scheduling_models import Invite, Meeting
 from parlay.db.session import Database
@@ -153,3 +156,79 @@ async def test_sqlite_in_memory_is_refused_with_a_clear_message() -> None:
             await db.direct.fetch_one(_INVITE, id="x")
     finally:
         await db.dispose()
+
+
+def _sleep_query() -> DirectQuery:
+    """Waits ``seconds`` in PostgreSQL, then answers ``tag``."""
+    return DirectQuery(
+        select(
+            cast(func.pg_sleep(bindparam("seconds", type_=Float)), String).label("slept"),
+            bindparam("tag", type_=String).label("tag"),
+        )
+    )
+
+
+@pytest.fixture
+async def pg_reader(backend: str, database_url: str) -> PostgresReader:
+    if backend != "postgres":
+        pytest.skip("the PostgreSQL reader's own connection handling")
+    reader = PostgresReader(database_url, max_size=2)
+    yield reader  # type: ignore[misc]
+    await reader.close()
+
+
+async def _fetch(reader: PostgresReader, query: DirectQuery, **values: object) -> list[Any]:
+    compiled = query.compiled(postgresql_asyncpg.dialect())
+    return await reader.fetch(compiled, [values[name] for name in compiled.names])
+
+
+async def test_postgres_reader_hands_connections_to_waiters_in_order(
+    backend: str, database_url: str
+) -> None:
+    if backend != "postgres":
+        pytest.skip("the PostgreSQL reader's own connection handling")
+    pg_reader = PostgresReader(database_url, max_size=1)
+    query, finished = _sleep_query(), []
+
+    async def one(tag: str, seconds: float) -> None:
+        await _fetch(pg_reader, query, seconds=seconds, tag=tag)
+        finished.append(tag)
+
+    holders = [asyncio.create_task(one("hold", 0.2))]
+    await asyncio.sleep(0.05)  # the only connection is busy now
+    queued = []
+    for i in range(6):
+        queued.append(asyncio.create_task(one(f"w{i}", 0)))
+        await asyncio.sleep(0)  # queue them in a known order
+    # Newcomers arriving while the queue drains must not get ahead of it either.
+    late = [asyncio.create_task(one(f"late{i}", 0)) for i in range(3)]
+    try:
+        await asyncio.gather(*holders, *queued, *late)
+    finally:
+        await pg_reader.close()
+    assert finished == ["hold"] + [f"w{i}" for i in range(6)] + [f"late{i}" for i in range(3)]
+    assert pg_reader.opened == 0
+
+
+async def test_postgres_reader_survives_failures_and_cancellations(
+    pg_reader: PostgresReader,
+) -> None:
+    query = _sleep_query()
+    bad = DirectQuery(select(cast(bindparam("x", type_=String), Integer).label("n")))
+    with pytest.raises(asyncpg.InvalidTextRepresentationError):
+        await _fetch(pg_reader, bad, x="not a number")
+    tasks = [
+        asyncio.create_task(_fetch(pg_reader, query, seconds=0.1, tag=str(i))) for i in range(10)
+    ]
+    await asyncio.sleep(0.02)
+    for task in tasks[::2]:  # cancel running and waiting ones alike
+        task.cancel()
+    done = await asyncio.gather(*tasks, return_exceptions=True)
+    assert [type(d).__name__ for d in done[::2]] == ["CancelledError"] * 5
+    assert [d[0][1] for d in done[1::2]] == ["1", "3", "5", "7", "9"]  # type: ignore[index]
+    assert pg_reader.opened <= 2
+    rows = await asyncio.gather(
+        *(_fetch(pg_reader, query, seconds=0, tag=str(i)) for i in range(8))
+    )
+    assert [r[0][1] for r in rows] == [str(i) for i in range(8)]
+    assert pg_reader.opened <= 2

@@ -6,6 +6,8 @@ from typing import Any
 
 import httpx
 
+from parlay.main import create_app
+from parlay.services.principals import PrincipalCache
 from tests.conftest import PASSWORD, Person
 
 
@@ -127,3 +129,47 @@ async def test_health_and_metrics(anon: httpx.AsyncClient) -> None:
     await anon.get("/api/v1/me")
     metrics = (await anon.get("/metrics")).text
     assert 'parlay_http_requests_total{method="GET",route="/api/v1/me",status="401"}' in metrics
+
+
+async def test_another_node_trusts_a_session_at_most_the_cache_seconds(
+    app: Any, settings: Any, alice: Person
+) -> None:
+    """Logout ends a session everywhere: at once on the node that handled it, and within
+    PARLAY_AUTH_CACHE_SECONDS on a node that had just looked it up (stated in
+    parlay.services.principals)."""
+    seconds = [100.0]
+    app.state.ctx.principals.monotonic = lambda: seconds[0]
+    assert (await alice.client.get("/api/v1/me")).status_code == 200  # node A remembers
+
+    other = create_app(settings)
+    async with (
+        other.router.lifespan_context(other),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=other),
+            base_url="http://testserver",
+            cookies={"parlay_session": alice.client.cookies["parlay_session"]},
+            headers={"X-CSRF-Token": alice.csrf},
+        ) as on_b,
+    ):
+        assert (await on_b.post("/api/v1/auth/logout")).status_code == 204
+        assert (await on_b.get("/api/v1/me")).status_code == 401
+
+    seconds[0] += settings.auth_cache_seconds - 0.01
+    assert (await alice.client.get("/api/v1/me")).status_code == 200  # within the bound
+    seconds[0] += 0.01
+    assert (await alice.client.get("/api/v1/me")).status_code == 401  # and not a moment more
+
+
+def test_principal_cache_bounds() -> None:
+    now = [0.0]
+    cache = PrincipalCache(ttl=2.0, max_entries=2, monotonic=lambda: now[0])
+    cache.put("a", {"id": "u1"})
+    cache.put("b", {"id": "u2"})
+    cache.put("c", {"id": "u1"})  # full: the oldest entry goes
+    assert cache.get("a") is None and cache.get("b") is not None
+    cache.forget_user("u1")
+    assert cache.get("c") is None and cache.get("b") is not None
+    now[0] = 2.0
+    assert cache.get("b") is None  # expired
+    off = PrincipalCache(ttl=0)
+    assert off.put("a", {"id": "u1"}).user == {"id": "u1"} and off.get("a") is None

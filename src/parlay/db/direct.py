@@ -10,7 +10,7 @@ SQLAlchemy Core and compiled once per dialect, with SQLAlchemy's own bind and re
 - on SQLite inline on the event loop, on a connection of its own that may only read
   (``query_only``).  A WAL reader never waits for writers and a lookup by key touches a few
   cached pages: ~10 us, less than one hop to aiosqlite's thread;
-- on PostgreSQL on a small asyncpg pool: one round trip, no BEGIN or COMMIT.
+- on PostgreSQL on a few asyncpg connections of its own: one round trip, no BEGIN or COMMIT.
 
 Every call is a snapshot of its own.  Reads that must agree with each other, and every read
 that feeds a write, use ``Database.read()`` / ``Database.write()`` instead.
@@ -22,6 +22,7 @@ import asyncio
 import json
 import sqlite3
 import threading
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -123,11 +124,6 @@ class SQLiteReader:
                 self._connection = None
 
 
-async def _no_reset(_connection: asyncpg.Connection) -> None:
-    """Direct reads change no session state, so a returned connection needs no RESET ALL
-    round trip (asyncpg's default on every release)."""
-
-
 async def _json_codecs(connection: asyncpg.Connection) -> None:
     for name in ("json", "jsonb"):
         await connection.set_type_codec(
@@ -136,35 +132,92 @@ async def _json_codecs(connection: asyncpg.Connection) -> None:
 
 
 class PostgresReader:
-    """A small asyncpg pool of its own, opened on first use."""
+    """Up to ``max_size`` asyncpg connections of its own, opened on demand.
 
-    def __init__(self, dsn: str, max_size: int = 5) -> None:
+    Not ``asyncpg.Pool``, for two measured reasons (50 concurrent clients, 2 cores): its
+    acquire/release machinery cost about as much CPU as the query, and under contention a
+    released connection can be taken by a newcomer ahead of the tasks already waiting, which
+    gave a p99 of ~300 ms against a p50 of ~17 ms.  Here a released connection goes straight
+    to the oldest waiter.  A query that fails or is cancelled closes its connection (its state
+    is unknown) and the freed place passes to the next waiter.
+    """
+
+    def __init__(self, dsn: str, max_size: int = 8) -> None:
         self._dsn = dsn
         self._max_size = max_size
-        self._pool: asyncpg.Pool | None = None
-        self._opening = asyncio.Lock()
+        self._idle: list[asyncpg.Connection] = []
+        self._waiters: deque[asyncio.Future[asyncpg.Connection | None]] = deque()
+        self.opened = 0
+        self._closed = False
 
-    async def _get_pool(self) -> asyncpg.Pool:
-        if self._pool is None:
-            async with self._opening:
-                if self._pool is None:
-                    self._pool = await asyncpg.create_pool(
-                        self._dsn,
-                        min_size=1,
-                        max_size=self._max_size,
-                        init=_json_codecs,
-                        reset=_no_reset,
-                    )
-        return self._pool
+    async def _connect(self) -> asyncpg.Connection:
+        connection = await asyncpg.connect(self._dsn)
+        await _json_codecs(connection)
+        return connection
+
+    async def _take(self) -> asyncpg.Connection:
+        if self._closed:
+            raise RuntimeError("the database reader is closed")
+        if self._idle:
+            return self._idle.pop()
+        if self.opened >= self._max_size:
+            waiter: asyncio.Future[asyncpg.Connection | None] = (
+                asyncio.get_running_loop().create_future()
+            )
+            self._waiters.append(waiter)
+            try:
+                handed = await waiter
+            except asyncio.CancelledError:
+                if waiter.done() and not waiter.cancelled():
+                    self._hand_on(waiter.result())  # pass on what we were given
+                raise
+            if handed is not None:
+                return handed
+            # None: a place was freed; open a connection in it.
+        self.opened += 1
+        try:
+            return await self._connect()
+        except BaseException:
+            self.opened -= 1
+            self._hand_on(None)
+            raise
+
+    def _hand_on(self, connection: asyncpg.Connection | None) -> None:
+        """Give ``connection`` (or, with None, a free place) to the oldest live waiter."""
+        if connection is not None and self._closed:
+            connection.terminate()
+            self.opened -= 1
+            return
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(connection)
+                return
+        if connection is not None:
+            self._idle.append(connection)
 
     async def fetch(self, compiled: _Compiled, parameters: list[Any]) -> list[Any]:
-        pool = await self._get_pool()
-        return list(await pool.fetch(compiled.sql, *parameters))
+        connection = await self._take()
+        try:
+            rows = await connection.fetch(compiled.sql, *parameters)
+        except BaseException:
+            connection.terminate()
+            self.opened -= 1
+            self._hand_on(None)
+            raise
+        self._hand_on(connection)
+        return list(rows)
 
     async def close(self) -> None:
-        if self._pool is not None:
-            pool, self._pool = self._pool, None
-            await pool.close()
+        self._closed = True
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_exception(RuntimeError("the database reader is closed"))
+        idle, self._idle = self._idle, []
+        for connection in idle:
+            self.opened -= 1
+            await connection.close()
 
 
 class DirectReader:

@@ -114,6 +114,7 @@ async def do_logout(ctx: Context, session_token: str) -> None:
         await session.execute(
             delete(AuthSession).where(AuthSession.token_hash == _digest(session_token))
         )
+    ctx.principals.forget("s:" + _digest(session_token))
 
 
 _USER_COLUMNS = tuple(User.__table__.columns)
@@ -133,21 +134,34 @@ def _user(row: dict[str, Any]) -> User:
     return User(**{column.key: row[column.key] for column in _USER_COLUMNS})
 
 
-# Both run on every request, so they are direct reads (parlay.db.direct).
+# Both run on every request: direct reads (parlay.db.direct) behind a short-lived cache
+# (parlay.services.principals), keyed by the credential's digest.
 async def authenticate_session(ctx: Context, session_token: str) -> Principal:
-    row = await ctx.db.direct.fetch_one(_BY_SESSION, token_hash=_digest(session_token))
-    if row is None or row["expires_at"] <= ctx.now():
+    key = "s:" + _digest(session_token)
+    cached = ctx.principals.get(key)
+    if cached is None:
+        row = await ctx.db.direct.fetch_one(_BY_SESSION, token_hash=key[2:])
+        if row is None:
+            raise Unauthenticated()
+        cached = ctx.principals.put(
+            key, row, csrf_token=row["csrf_token"], expires_at=row["expires_at"]
+        )
+    if cached.expires_at is None or cached.expires_at <= ctx.now():
         raise Unauthenticated()
-    return Principal(user=_user(row), via_session=True, csrf_token=row["csrf_token"])
+    return Principal(user=_user(cached.user), via_session=True, csrf_token=cached.csrf_token)
 
 
 async def authenticate_token(ctx: Context, token: str) -> Principal:
     if not token.startswith(TOKEN_PREFIX):
         raise Unauthenticated()
-    row = await ctx.db.direct.fetch_one(_BY_TOKEN, token_hash=_digest(token))
-    if row is None:
-        raise Unauthenticated()
-    return Principal(user=_user(row), via_session=False)
+    key = "t:" + _digest(token)
+    cached = ctx.principals.get(key)
+    if cached is None:
+        row = await ctx.db.direct.fetch_one(_BY_TOKEN, token_hash=key[2:])
+        if row is None:
+            raise Unauthenticated()
+        cached = ctx.principals.put(key, row)
+    return Principal(user=_user(cached.user), via_session=False)
 
 
 async def do_create_token(ctx: Context, user: User, name: str) -> tuple[AccessToken, str]:
@@ -172,6 +186,7 @@ async def do_update_profile(
             row.display_name = display_name.strip()
         if time_zone is not None:
             row.time_zone = time_zone
+    ctx.principals.forget_user(user.id)
     return row
 
 

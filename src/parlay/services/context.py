@@ -11,6 +11,7 @@ from pwdlib import PasswordHash
 from parlay.db.session import Database
 from parlay.realtime.broker import Broker
 from parlay.services.busy import BusySource
+from parlay.services.principals import PrincipalCache
 from parlay.services.ratelimits import RateLimiter
 
 
@@ -23,6 +24,8 @@ class Context:
     passwords: PasswordHash
     session_days: int = 30
     limiter: RateLimiter = field(default_factory=RateLimiter)
+    #: Who recently authenticated, per process (see parlay.services.principals).
+    principals: PrincipalCache = field(default_factory=PrincipalCache)
     #: External busy times (linked calendars); Parlay's own meetings are always counted.
     busy_sources: list[BusySource] = field(default_factory=list)
 

@@ -1,0 +1,67 @@
+"""Recently authenticated callers, kept per process for a couple of seconds.
+
+Every API request authenticates, and a page load or a live scheduling window sends bursts of
+them.  Remembering who a session or token belonged to for ``ttl`` seconds saves a database
+round trip on most of them.  What it can get wrong is bounded and stated:
+
+- this process forgets a session at logout and a user's entries when their profile changes,
+  at once;
+- another app process may still accept an ended session, or show a just-changed name, for at
+  most ``ttl`` seconds (``PARLAY_AUTH_CACHE_SECONDS``, 2 by default; 0 turns the cache off);
+- a session's expiry is checked on every use, cached or not.
+
+Only the SHA-256 digest of a credential is kept, never the credential.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class CachedCaller:
+    user: dict[str, Any]  # the users row
+    csrf_token: str | None
+    expires_at: datetime | None
+    cached_at: float
+
+
+@dataclass
+class PrincipalCache:
+    ttl: float = 2.0
+    max_entries: int = 10_000
+    monotonic: Callable[[], float] = time.monotonic
+    _entries: dict[str, CachedCaller] = field(default_factory=dict, repr=False)
+
+    def get(self, key: str) -> CachedCaller | None:
+        found = self._entries.get(key)
+        if found is not None and self.monotonic() - found.cached_at >= self.ttl:
+            del self._entries[key]
+            return None
+        return found
+
+    def put(
+        self,
+        key: str,
+        user: dict[str, Any],
+        *,
+        csrf_token: str | None = None,
+        expires_at: datetime | None = None,
+    ) -> CachedCaller:
+        entry = CachedCaller(user, csrf_token, expires_at, self.monotonic())
+        if self.ttl > 0:
+            if len(self._entries) >= self.max_entries:
+                self._entries.pop(next(iter(self._entries)))  # the oldest
+            self._entries[key] = entry
+        return entry
+
+    def forget(self, key: str) -> None:
+        self._entries.pop(key, None)
+
+    def forget_user(self, user_id: str) -> None:
+        for key in [k for k, v in self._entries.items() if v.user["id"] == user_id]:
+            del self._entries[key]
