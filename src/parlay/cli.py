@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 
 import typer
 import uvicorn
@@ -36,7 +37,12 @@ def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
     upgrade(settings.resolved_database_url)
     settings.resolved_secret_key()
     typer.echo(f"Parlay at http://{host}:{port}  (database: {settings.resolved_database_url})")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", proxy_headers=False)
+    application = create_app(settings)
+    # Everything alive now (modules, models, routes) lives as long as the process: keep it out
+    # of the cyclic collector's full passes, which otherwise rescan it under load.
+    gc.collect()
+    gc.freeze()
+    uvicorn.run(application, host=host, port=port, log_level="info", proxy_headers=False)
 
 
 @app.command()

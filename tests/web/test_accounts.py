@@ -6,6 +6,7 @@ from typing import Any
 
 import httpx
 
+from parlay.db.models import User
 from parlay.main import create_app
 from parlay.services.principals import PrincipalCache
 from tests.conftest import PASSWORD, Person
@@ -163,13 +164,14 @@ async def test_another_node_trusts_a_session_at_most_the_cache_seconds(
 def test_principal_cache_bounds() -> None:
     now = [0.0]
     cache = PrincipalCache(ttl=2.0, max_entries=2, monotonic=lambda: now[0])
-    cache.put("a", {"id": "u1"})
-    cache.put("b", {"id": "u2"})
-    cache.put("c", {"id": "u1"})  # full: the oldest entry goes
+    u1, u2 = User(id="u1"), User(id="u2")
+    cache.put("a", u1)
+    cache.put("b", u2)
+    cache.put("c", u1)  # full: the oldest entry goes
     assert cache.get("a") is None and cache.get("b") is not None
     cache.forget_user("u1")
     assert cache.get("c") is None and cache.get("b") is not None
     now[0] = 2.0
     assert cache.get("b") is None  # expired
     off = PrincipalCache(ttl=0)
-    assert off.put("a", {"id": "u1"}).user == {"id": "u1"} and off.get("a") is None
+    assert off.put("a", u1).user is u1 and off.get("a") is None

@@ -144,11 +144,11 @@ async def authenticate_session(ctx: Context, session_token: str) -> Principal:
         if row is None:
             raise Unauthenticated()
         cached = ctx.principals.put(
-            key, row, csrf_token=row["csrf_token"], expires_at=row["expires_at"]
+            key, _user(row), csrf_token=row["csrf_token"], expires_at=row["expires_at"]
         )
     if cached.expires_at is None or cached.expires_at <= ctx.now():
         raise Unauthenticated()
-    return Principal(user=_user(cached.user), via_session=True, csrf_token=cached.csrf_token)
+    return Principal(user=cached.user, via_session=True, csrf_token=cached.csrf_token)
 
 
 async def authenticate_token(ctx: Context, token: str) -> Principal:
@@ -160,8 +160,8 @@ async def authenticate_token(ctx: Context, token: str) -> Principal:
         row = await ctx.db.direct.fetch_one(_BY_TOKEN, token_hash=key[2:])
         if row is None:
             raise Unauthenticated()
-        cached = ctx.principals.put(key, row)
-    return Principal(user=_user(cached.user), via_session=False)
+        cached = ctx.principals.put(key, _user(row))
+    return Principal(user=cached.user, via_session=False)
 
 
 async def do_create_token(ctx: Context, user: User, name: str) -> tuple[AccessToken, str]:

@@ -10,7 +10,9 @@ round trip on most of them.  What it can get wrong is bounded and stated:
   most ``ttl`` seconds (``PARLAY_AUTH_CACHE_SECONDS``, 2 by default; 0 turns the cache off);
 - a session's expiry is checked on every use, cached or not.
 
-Only the SHA-256 digest of a credential is kept, never the credential.
+Only the SHA-256 digest of a credential is kept, never the credential.  The cached ``User``
+is shared by the requests that hit it: it is detached from any session and only ever read
+(the models define no relationships that could cascade it into one).
 """
 
 from __future__ import annotations
@@ -19,12 +21,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+
+from parlay.db.models import User
 
 
 @dataclass(frozen=True, slots=True)
 class CachedCaller:
-    user: dict[str, Any]  # the users row
+    user: User
     csrf_token: str | None
     expires_at: datetime | None
     cached_at: float
@@ -47,7 +50,7 @@ class PrincipalCache:
     def put(
         self,
         key: str,
-        user: dict[str, Any],
+        user: User,
         *,
         csrf_token: str | None = None,
         expires_at: datetime | None = None,
@@ -63,5 +66,5 @@ class PrincipalCache:
         self._entries.pop(key, None)
 
     def forget_user(self, user_id: str) -> None:
-        for key in [k for k, v in self._entries.items() if v.user["id"] == user_id]:
+        for key in [k for k, v in self._entries.items() if v.user.id == user_id]:
             del self._entries[key]
