@@ -96,11 +96,13 @@ def _sweep(
 
 
 def _expand(runs: list[Run], duration: timedelta, unordered: bool) -> list[Interval]:
-    slots = [
-        Interval(start + k * duration, start + (k + 1) * duration)
-        for start, count in runs
-        for k in range(count)
-    ]
+    slots: list[Interval] = []
+    append = slots.append
+    for t, count in runs:
+        for _ in range(count):
+            end = t + duration
+            append(Interval(t, end))
+            t = end
     if unordered:  # dedupe and re-sort
         slots = sorted({s.start: s for s in slots}.values(), key=_by_start)
     return slots
