@@ -232,3 +232,22 @@ async def test_postgres_reader_survives_failures_and_cancellations(
     )
     assert [r[0][1] for r in rows] == [str(i) for i in range(8)]
     assert pg_reader.opened <= 2
+
+
+async def test_postgres_reader_replaces_a_connection_the_server_closed(
+    pg_reader: PostgresReader, database_url: str
+) -> None:
+    whoami = DirectQuery(select(func.pg_backend_pid().label("pid")))
+    first = (await _fetch(pg_reader, whoami))[0][0]
+    admin = await asyncpg.connect(database_url)
+    try:
+        await admin.execute("SELECT pg_terminate_backend($1)", first)
+    finally:
+        await admin.close()
+    for _ in range(50):  # until the reader's idle connection has seen the server hang up
+        await asyncio.sleep(0.02)
+        if pg_reader._idle and pg_reader._idle[0].is_closed():
+            break
+    second = (await _fetch(pg_reader, whoami))[0][0]
+    assert second != first
+    assert pg_reader.opened == 1

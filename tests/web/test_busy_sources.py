@@ -5,7 +5,7 @@ MISSION's example: shared hours 09:00–17:00, calendar busy 15:00–17:00 → b
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -67,3 +67,39 @@ async def test_calendar_busy_time_is_not_offered_nor_bookable(
         f"/api/v1/invites/{invite['id']}/book", json={"start": "2026-12-01T09:00:00+01:00"}
     )
     assert r.status_code == 201
+
+
+async def test_a_heavily_booked_calendar_and_a_change_within_the_minute(
+    app: Any, room: dict[str, Any], alice: Person, bob: Person
+) -> None:
+    """Busy time is read on every request: a calendar with hundreds of entries (past the
+    memo's size limit) is honoured, and a new entry shows at once, even within one minute
+    (the clock is pinned, so every request here is in the same minute)."""
+    calendar = InMemoryBusySource()
+    app.state.ctx.busy_sources.append(calendar)
+    weekly = {d: [{"start": "00:00", "end": "24:00"}] for d in ("mon", "tue", "wed", "thu")}
+    invite = (
+        await alice.client.post(
+            f"/api/v1/rooms/{room['id']}/invites",
+            json={"time_zone": "UTC", "weekly": weekly, "duration_minutes": 15},
+        )
+    ).json()
+    dates_url = f"/api/v1/invites/{invite['id']}/dates"
+    window = {"from": "2026-12-01", "to": "2026-12-03", "tz": "UTC"}
+
+    async def dates() -> list[str]:
+        r = await bob.client.get(dates_url, params=window)
+        assert r.status_code == 200, r.text
+        return list(r.json()["dates"])
+
+    assert await dates() == ["2026-12-01", "2026-12-02", "2026-12-03"]
+    # Every quarter hour of Dec 2 busy, as 96 x 3 overlapping entries (288 > the memo limit).
+    day = datetime.fromisoformat("2026-12-02T00:00:00+00:00")
+    for quarter in range(96):
+        for _ in range(3):
+            start = day + timedelta(minutes=15 * quarter)
+            calendar.add(alice.id, start, start + timedelta(minutes=15))
+    assert await dates() == ["2026-12-01", "2026-12-03"]
+    # One more entry covering Dec 3 entirely: seen by the very next request.
+    calendar.add(alice.id, day + timedelta(days=1), day + timedelta(days=2))
+    assert await dates() == ["2026-12-01"]

@@ -158,8 +158,11 @@ class PostgresReader:
     async def _take(self) -> asyncpg.Connection:
         if self._closed:
             raise RuntimeError("the database reader is closed")
-        if self._idle:
-            return self._idle.pop()
+        while self._idle:
+            connection = self._idle.pop()
+            if not connection.is_closed():
+                return connection
+            self.opened -= 1  # the server closed it (a restart, say): open another
         if self.opened >= self._max_size:
             waiter: asyncio.Future[asyncpg.Connection | None] = (
                 asyncio.get_running_loop().create_future()

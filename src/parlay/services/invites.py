@@ -155,6 +155,11 @@ async def _availability(
 # ``_dates`` and ``_slots`` are the slot engine memoized on its exact inputs, with ``now``
 # rounded up to its minute (the engine cannot tell instants of one minute apart, see
 # ``minute_ceiling``): people looking at one invite within a minute share a computation.
+#: Hosts with more busy intervals than this in the window are computed afresh each time, so
+#: the memo's keys stay small (at most ~512 x 200 intervals).
+_MEMO_MAX_BUSY = 200
+
+
 @lru_cache(maxsize=512)
 def _dates(
     terms: InviteTerms,
@@ -217,7 +222,8 @@ async def list_dates(
         compute_local_day_window(last + timedelta(days=1), zone).start,
     )
     terms, busy = await _availability(ctx, user, invite_id, window)
-    return list(_dates(terms, tuple(busy), minute_ceiling(ctx.now()), window, zone))
+    dates = _dates if len(busy) <= _MEMO_MAX_BUSY else _dates.__wrapped__
+    return list(dates(terms, tuple(busy), minute_ceiling(ctx.now()), window, zone))
 
 
 async def list_slots(
@@ -228,7 +234,8 @@ async def list_slots(
     _check_date(day, "date")
     window = compute_local_day_window(day, zone)
     terms, busy = await _availability(ctx, user, invite_id, window)
-    return zone, list(_slots(terms, tuple(busy), minute_ceiling(ctx.now()), window))
+    slots = _slots if len(busy) <= _MEMO_MAX_BUSY else _slots.__wrapped__
+    return zone, list(slots(terms, tuple(busy), minute_ceiling(ctx.now()), window))
 
 
 async def do_withdraw(ctx: Context, user: User, invite_id: str) -> None:
