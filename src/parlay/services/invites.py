@@ -155,8 +155,8 @@ async def _availability(
 # ``_dates`` and ``_slots`` are the slot engine memoized on its exact inputs, with ``now``
 # rounded up to its minute (the engine cannot tell instants of one minute apart, see
 # ``minute_ceiling``): people looking at one invite within a minute share a computation.
-#: Hosts with more busy intervals than this in the window are computed afresh each time, so
-#: the memo's keys stay small (at most ~512 x 200 intervals).
+# Hosts with more busy intervals than ``_MEMO_MAX_BUSY`` in the window are computed afresh
+# each time, so the memo's keys stay small (at most ~512 x 200 intervals).
 _MEMO_MAX_BUSY = 200
 
 
