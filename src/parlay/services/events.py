@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from parlay.db.direct import DirectQuery
 from parlay.db.models import Event, EventRecipient
 from parlay.db.session import Database
 from parlay.realtime.hub import LiveEvent
@@ -56,14 +57,35 @@ async def _load(session: AsyncSession, rows: list[Event]) -> list[LiveEvent]:
     return [LiveEvent(r.id, r.type, r.data, frozenset(by_event[r.id])) for r in rows]
 
 
+_EVENTS_AFTER = DirectQuery(
+    select(Event.id, Event.type, Event.data)
+    .where(Event.id > bindparam("after"))
+    .order_by(Event.id)
+    .limit(BATCH)
+)
+_RECIPIENTS_BETWEEN = DirectQuery(
+    select(EventRecipient.event_id, EventRecipient.user_id).where(
+        EventRecipient.event_id >= bindparam("first"), EventRecipient.event_id <= bindparam("last")
+    )
+)
+
+
 async def fetch_after(db: Database, last_id: int) -> list[LiveEvent]:
-    async with db.read() as session:
-        rows = (
-            await session.scalars(
-                select(Event).where(Event.id > last_id).order_by(Event.id).limit(BATCH)
-            )
-        ).all()
-        return await _load(session, list(rows))
+    """The next batch of events after ``last_id``, with their recipients: what every node's
+    hub reads after each wake-up, so two direct reads rather than a transaction.  They agree:
+    an event and its recipients commit together and event ids become visible in order (see
+    above), so once the batch's last event is visible, every recipient of the batch is."""
+    rows = await db.direct.fetch(_EVENTS_AFTER, after=last_id)
+    if not rows:
+        return []
+    first, last = rows[0]["id"], rows[-1]["id"]
+    by_event: dict[int, set[str]] = {row["id"]: set() for row in rows}
+    for recipient in await db.direct.fetch(_RECIPIENTS_BETWEEN, first=first, last=last):
+        by_event[recipient["event_id"]].add(recipient["user_id"])
+    return [
+        LiveEvent(row["id"], row["type"], row["data"], frozenset(by_event[row["id"]]))
+        for row in rows
+    ]
 
 
 async def fetch_for_user(db: Database, user_id: str, since: int) -> list[LiveEvent]:
@@ -81,6 +103,9 @@ async def fetch_for_user(db: Database, user_id: str, since: int) -> list[LiveEve
         return await _load(session, list(rows))
 
 
+_LAST_ID = DirectQuery(select(func.coalesce(func.max(Event.id), 0).label("last")))
+
+
 async def last_event_id(db: Database) -> int:
-    async with db.read() as session:
-        return int(await session.scalar(select(func.coalesce(func.max(Event.id), 0))) or 0)
+    row = await db.direct.fetch_one(_LAST_ID)
+    return int(row["last"]) if row else 0
