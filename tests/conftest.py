@@ -183,6 +183,16 @@ async def room(alice: Person, bob: Person) -> dict[str, Any]:
     return dict(r.json())
 
 
+@pytest.fixture
+async def other_room(alice: Person, carol: Person) -> dict[str, Any]:
+    """A second room of Alice's, with Carol (not Bob)."""
+    r = await alice.client.post(
+        "/api/v1/rooms", json={"title": "A&C", "member_emails": [carol.email]}
+    )
+    assert r.status_code == 201, r.text
+    return dict(r.json())
+
+
 def artifacts_dir() -> Path:
     path = Path(os.environ.get("PARLAY_ARTIFACTS", "test-artifacts"))
     path.mkdir(parents=True, exist_ok=True)

@@ -6,6 +6,7 @@ import asyncio
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import pytest
@@ -109,7 +110,7 @@ async def test_datetime_binds_compare_like_the_orm(db: Database) -> None:
     later = T0 + timedelta(microseconds=1)
     assert await db.direct.fetch(_MEETINGS_OF, host=host, since=later) == []
     # The same instant in another zone is the same instant.
-    tokyo = T0.astimezone(datetime.now().astimezone().tzinfo)
+    tokyo = T0.astimezone(ZoneInfo("Asia/Tokyo"))
     assert len(await db.direct.fetch(_MEETINGS_OF, host=host, since=tokyo)) == 1
     window = Interval(T0 - timedelta(hours=1), T0 + timedelta(hours=1))
     async with db.read() as session:
@@ -135,6 +136,9 @@ async def test_many_concurrent_reads_share_few_connections(db: Database) -> None
     host, room, invite_id = await _host_with_invite(db)
     rows = await asyncio.gather(*(db.direct.fetch_one(_INVITE, id=invite_id) for _ in range(40)))
     assert all(r is not None and r["id"] == invite_id for r in rows)
+    reader = db.direct._backend
+    if isinstance(reader, PostgresReader):
+        assert 1 <= reader.opened <= reader._max_size < 40
 
 
 async def test_sqlite_direct_reads_cannot_write(

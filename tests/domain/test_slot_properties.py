@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from hypothesis import given
@@ -153,18 +154,23 @@ def scenarios(draw: st.DrawFn) -> dict:
     }
 
 
-def run_engine(sc: dict) -> list[Interval]:
-    return compute_invite_slots(
+def engine_args(sc: dict, now: datetime | None = None) -> tuple[Any, ...]:
+    """The engine's arguments for scenario ``sc`` (at ``now``, or the scenario's own)."""
+    return (
         to_rules(sc["ranges"]),
         ZoneInfo(sc["zone_name"]),
         timedelta(minutes=sc["duration"]),
         [Interval(from_min(s), from_min(e)) for s, e in sc["busy"]],
-        from_min(sc["now"]),
+        from_min(sc["now"]) if now is None else now,
         timedelta(minutes=sc["notice"]),
         timedelta(minutes=sc["horizon"]),
         from_min(sc["window_start"]),
         from_min(sc["window_end"]),
     )
+
+
+def run_engine(sc: dict) -> list[Interval]:
+    return compute_invite_slots(*engine_args(sc))
 
 
 def run_reference(sc: dict) -> tuple[list[int], set[int]]:
@@ -241,18 +247,7 @@ def test_weekly_dict_round_trip(ranges: tuple[tuple[tuple[int, int], ...], ...])
 @given(scenarios(), st.sampled_from(ZONES))
 def test_dates_without_slots_match_dates_of_slots(sc: dict, viewer_name: str) -> None:
     viewer = ZoneInfo(viewer_name)
-    dates = compute_invite_dates(
-        to_rules(sc["ranges"]),
-        ZoneInfo(sc["zone_name"]),
-        timedelta(minutes=sc["duration"]),
-        [Interval(from_min(s), from_min(e)) for s, e in sc["busy"]],
-        from_min(sc["now"]),
-        timedelta(minutes=sc["notice"]),
-        timedelta(minutes=sc["horizon"]),
-        from_min(sc["window_start"]),
-        from_min(sc["window_end"]),
-        viewer,
-    )
+    dates = compute_invite_dates(*engine_args(sc), viewer)
     expected, _ = run_reference(sc)
     assert dates == sorted({from_min(t).astimezone(viewer).date() for t in expected})
 
@@ -266,22 +261,7 @@ def test_answers_depend_on_now_only_through_its_minute(
     now = from_min(sc["now"]) + timedelta(microseconds=micros)
     assert minute_ceiling(now) == from_min(sc["now"] + 1)
     assert minute_ceiling(from_min(sc["now"])) == from_min(sc["now"])
-    args = (
-        to_rules(sc["ranges"]),
-        ZoneInfo(sc["zone_name"]),
-        timedelta(minutes=sc["duration"]),
-        [Interval(from_min(s), from_min(e)) for s, e in sc["busy"]],
-    )
-    rest = (
-        timedelta(minutes=sc["notice"]),
-        timedelta(minutes=sc["horizon"]),
-        from_min(sc["window_start"]),
-        from_min(sc["window_end"]),
-    )
+    exact, rounded = engine_args(sc, now), engine_args(sc, minute_ceiling(now))
     viewer = ZoneInfo(viewer_name)
-    assert compute_invite_slots(*args, now, *rest) == compute_invite_slots(
-        *args, minute_ceiling(now), *rest
-    )
-    assert compute_invite_dates(*args, now, *rest, viewer) == compute_invite_dates(
-        *args, minute_ceiling(now), *rest, viewer
-    )
+    assert compute_invite_slots(*exact) == compute_invite_slots(*rounded)
+    assert compute_invite_dates(*exact, viewer) == compute_invite_dates(*rounded, viewer)

@@ -47,16 +47,11 @@ async def test_fifty_simultaneous_confirms_make_one_meeting(
 
 
 async def test_same_host_two_rooms_same_instant(
-    room: dict[str, Any], alice: Person, bob: Person, carol: Person
+    room: dict[str, Any], other_room: dict[str, Any], alice: Person, bob: Person, carol: Person
 ) -> None:
-    other = (
-        await alice.client.post(
-            "/api/v1/rooms", json={"title": "A&C", "member_emails": [carol.email]}
-        )
-    ).json()
     for start in ("2026-12-01T08:00:00Z", "2026-12-02T09:00:00Z", "2026-12-03T10:00:00Z"):
         first = await share(alice, room["id"], duration=30)
-        second = await share(alice, other["id"], duration=60)
+        second = await share(alice, other_room["id"], duration=60)
         a, b = await asyncio.gather(
             bob.client.post(f"/api/v1/invites/{first['id']}/book", json={"start": start}),
             carol.client.post(f"/api/v1/invites/{second['id']}/book", json={"start": start}),

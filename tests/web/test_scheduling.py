@@ -245,15 +245,10 @@ async def test_host_cannot_book_own_invite(room: dict[str, Any], alice: Person) 
 
 
 async def test_busy_across_rooms_is_slot_taken(
-    room: dict[str, Any], alice: Person, bob: Person, carol: Person
+    room: dict[str, Any], other_room: dict[str, Any], alice: Person, bob: Person, carol: Person
 ) -> None:
-    other = (
-        await alice.client.post(
-            "/api/v1/rooms", json={"title": "A&C", "member_emails": [carol.email]}
-        )
-    ).json()
     first = await share(alice, room["id"])
-    second = await share(alice, other["id"])
+    second = await share(alice, other_room["id"])
     assert (
         await bob.client.post(
             f"/api/v1/invites/{first['id']}/book", json={"start": "2026-12-01T08:45:00Z"}

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, bindparam, select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from parlay.db.direct import DirectQuery
 from parlay.db.models import Room, RoomMember, User
 from parlay.db.scheduling_models import Invite, Meeting
-from parlay.db.session import Database
 from parlay.domain.errors import NotAMember
 
 Scoped = TypeVar("Scoped", Invite, Meeting)
@@ -88,18 +86,3 @@ async def members_by_room(session: AsyncSession, room_ids: list[str]) -> dict[st
 
 async def room_members(session: AsyncSession, room_id: str) -> list[User]:
     return (await members_by_room(session, [room_id]))[room_id]
-
-
-_INVITE_FOR_MEMBER = DirectQuery(
-    select(*Invite.__table__.columns)
-    .join(RoomMember, membership(Invite, bindparam("user_id")))
-    .where(Invite.id == bindparam("invite_id"))
-)
-
-
-async def read_invite(db: Database, invite_id: str, user: User) -> Invite:
-    """``access_invite`` as a direct read (no transaction): for showing availability."""
-    row = await db.direct.fetch_one(_INVITE_FOR_MEMBER, invite_id=invite_id, user_id=user.id)
-    if row is None:
-        raise NotAMember("Invite not found.")
-    return Invite(**row)

@@ -19,6 +19,7 @@ from parlay.db.models import AccessToken, AuthSession, User
 from parlay.domain.availability import parse_time_zone
 from parlay.domain.errors import BadCredentials, EmailTaken, Unauthenticated
 from parlay.services.context import Context
+from parlay.services.principals import CachedCaller
 
 #: The production profile: pwdlib's recommended argon2 parameters.
 STRONG_HASHING = PasswordHash.recommended()
@@ -134,18 +135,23 @@ def _user(row: dict[str, Any]) -> User:
     return User(**{column.key: row[column.key] for column in _USER_COLUMNS})
 
 
-# Both run on every request: direct reads (parlay.db.direct) behind a short-lived cache
-# (parlay.services.principals), keyed by the credential's digest.
-async def authenticate_session(ctx: Context, session_token: str) -> Principal:
-    key = "s:" + _digest(session_token)
+async def _caller(ctx: Context, key: str, query: DirectQuery) -> CachedCaller:
+    """Who ``key`` (a kind prefix and a credential digest) belongs to: from the short-lived
+    cache (parlay.services.principals) or a direct read (parlay.db.direct), since this runs on
+    every request."""
     cached = ctx.principals.get(key)
     if cached is None:
-        row = await ctx.db.direct.fetch_one(_BY_SESSION, token_hash=key[2:])
+        row = await ctx.db.direct.fetch_one(query, token_hash=key[2:])
         if row is None:
             raise Unauthenticated()
         cached = ctx.principals.put(
-            key, _user(row), csrf_token=row["csrf_token"], expires_at=row["expires_at"]
+            key, _user(row), csrf_token=row.get("csrf_token"), expires_at=row.get("expires_at")
         )
+    return cached
+
+
+async def authenticate_session(ctx: Context, session_token: str) -> Principal:
+    cached = await _caller(ctx, "s:" + _digest(session_token), _BY_SESSION)
     if cached.expires_at is None or cached.expires_at <= ctx.now():
         raise Unauthenticated()
     return Principal(user=cached.user, via_session=True, csrf_token=cached.csrf_token)
@@ -154,13 +160,7 @@ async def authenticate_session(ctx: Context, session_token: str) -> Principal:
 async def authenticate_token(ctx: Context, token: str) -> Principal:
     if not token.startswith(TOKEN_PREFIX):
         raise Unauthenticated()
-    key = "t:" + _digest(token)
-    cached = ctx.principals.get(key)
-    if cached is None:
-        row = await ctx.db.direct.fetch_one(_BY_TOKEN, token_hash=key[2:])
-        if row is None:
-            raise Unauthenticated()
-        cached = ctx.principals.put(key, _user(row))
+    cached = await _caller(ctx, "t:" + _digest(token), _BY_TOKEN)
     return Principal(user=cached.user, via_session=False)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -13,7 +14,7 @@ from parlay.db.base import UTCDateTime
 from parlay.db.direct import DirectQuery
 from parlay.db.models import Message, RoomMember, User
 from parlay.db.scheduling_models import Invite, Meeting
-from parlay.domain.availability import parse_time_zone, weekly_to_dict
+from parlay.domain.availability import WeeklyRules, parse_time_zone, weekly_to_dict
 from parlay.domain.errors import InvalidInput, InviteClosed, NotAMember, NotHost
 from parlay.domain.intervals import Interval
 from parlay.domain.invites import DURATIONS, InviteTerms, check_invite_terms
@@ -23,7 +24,7 @@ from parlay.domain.slots import (
     compute_local_day_window,
     minute_ceiling,
 )
-from parlay.services.access import access_invite, access_room, membership, read_invite
+from parlay.services.access import access_invite, access_room, membership
 from parlay.services.busy import busy_condition, external_busy
 from parlay.services.context import Context
 from parlay.services.messages import add_message, emit_message_updated
@@ -40,26 +41,40 @@ def _check_date(day: date, field: str) -> None:
         raise InvalidInput("Pick a date between the years 2000 and 2199.", field=field)
 
 
+#: The columns an invite's terms are parsed from.
+_TERM_COLUMNS = (
+    Invite.id,
+    Invite.time_zone,
+    Invite.weekly,
+    Invite.duration_minutes,
+    Invite.horizon_days,
+    Invite.min_notice_minutes,
+)
 #: Parsed terms by invite id.  An invite's terms never change once it is shared (a meeting
 #: moves, the invite does not), so a hit is always right; parsing costs ~0.1 ms a request.
 _TERMS: dict[str, InviteTerms] = {}
 _TERMS_KEPT = 4096
 
 
-def terms_of(invite: Invite) -> InviteTerms:
-    terms = _TERMS.get(invite.id)
+def _terms(fields: Mapping[str, Any]) -> InviteTerms:
+    """The terms of the invite whose ``_TERM_COLUMNS`` are ``fields`` (a row, say)."""
+    terms = _TERMS.get(fields["id"])
     if terms is None:
         terms = check_invite_terms(
-            invite.time_zone,
-            invite.weekly,
-            invite.duration_minutes,
-            invite.horizon_days,
-            invite.min_notice_minutes,
+            fields["time_zone"],
+            fields["weekly"],
+            fields["duration_minutes"],
+            fields["horizon_days"],
+            fields["min_notice_minutes"],
         )
         if len(_TERMS) >= _TERMS_KEPT:
             _TERMS.pop(next(iter(_TERMS)))  # forget the oldest
-        _TERMS[invite.id] = terms
+        _TERMS[fields["id"]] = terms
     return terms
+
+
+def terms_of(invite: Invite) -> InviteTerms:
+    return _terms({column.key: getattr(invite, column.key) for column in _TERM_COLUMNS})
 
 
 async def do_create_invite(
@@ -108,7 +123,14 @@ async def get_invite(ctx: Context, user: User, invite_id: str) -> InviteRead:
 #: An invite (if the caller is a member of its room) and, one row each, its host's busy
 #: meetings around a window: what showing availability reads, in one statement.
 _AVAILABILITY = DirectQuery(
-    select(Invite.id, Invite.status, Invite.host_id, Invite.meeting_id, Meeting.start, Meeting.end)
+    select(
+        *_TERM_COLUMNS,
+        Invite.status,
+        Invite.host_id,
+        Invite.meeting_id,
+        Meeting.start,
+        Meeting.end,
+    )
     .join(RoomMember, membership(Invite, bindparam("user_id")))
     .outerjoin(
         Meeting,
@@ -146,7 +168,7 @@ async def _availability(
     invite = rows[0]
     if invite["status"] == "withdrawn":
         raise InviteClosed()
-    terms = _TERMS.get(invite_id) or terms_of(await read_invite(ctx.db, invite_id, user))
+    terms = _terms(invite)
     busy = [Interval(row["start"], row["end"]) for row in rows if row["start"] is not None]
     busy += await external_busy(ctx.busy_sources, invite["host_id"], busy_window)
     return terms, busy
@@ -160,6 +182,36 @@ async def _availability(
 _MEMO_MAX_BUSY = 200
 
 
+_EngineArgs = tuple[
+    WeeklyRules,
+    ZoneInfo,
+    timedelta,
+    tuple[Interval, ...],
+    datetime,
+    timedelta,
+    timedelta,
+    datetime,
+    datetime,
+]
+
+
+def _engine_args(
+    terms: InviteTerms, busy: tuple[Interval, ...], now: datetime, window: Interval
+) -> _EngineArgs:
+    """The slot engine's arguments, in its order, for ``terms`` over ``window``."""
+    return (
+        terms.rules,
+        terms.zone,
+        terms.duration,
+        busy,
+        now,
+        terms.min_notice,
+        terms.horizon,
+        window.start,
+        window.end,
+    )
+
+
 @lru_cache(maxsize=512)
 def _dates(
     terms: InviteTerms,
@@ -168,39 +220,14 @@ def _dates(
     window: Interval,
     viewer: ZoneInfo,
 ) -> tuple[date, ...]:
-    return tuple(
-        compute_invite_dates(
-            terms.rules,
-            terms.zone,
-            terms.duration,
-            busy,
-            now,
-            terms.min_notice,
-            terms.horizon,
-            window.start,
-            window.end,
-            viewer,
-        )
-    )
+    return tuple(compute_invite_dates(*_engine_args(terms, busy, now, window), viewer))
 
 
 @lru_cache(maxsize=512)
 def _slots(
     terms: InviteTerms, busy: tuple[Interval, ...], now: datetime, window: Interval
 ) -> tuple[Interval, ...]:
-    return tuple(
-        compute_invite_slots(
-            terms.rules,
-            terms.zone,
-            terms.duration,
-            busy,
-            now,
-            terms.min_notice,
-            terms.horizon,
-            window.start,
-            window.end,
-        )
-    )
+    return tuple(compute_invite_slots(*_engine_args(terms, busy, now, window)))
 
 
 def _viewer_zone(user: User, tz: str | None) -> ZoneInfo:

@@ -21,15 +21,11 @@ class CsrfFailed(Forbidden):
     default_message = "Missing or wrong X-CSRF-Token header."
 
 
-def get_ctx(request: Request) -> Context:
-    ctx: Context = request.app.state.ctx
-    return ctx
-
-
-async def ctx_dependency(request: Request) -> Context:
+async def get_ctx(request: Request) -> Context:
     # Dependencies are coroutines: FastAPI runs a plain ``def`` one in its thread pool, a
     # thread hop on every request for nothing.
-    return get_ctx(request)
+    ctx: Context = request.app.state.ctx
+    return ctx
 
 
 def client_address(request: Request) -> str:
@@ -43,7 +39,7 @@ def bearer_token(authorization: str | None) -> str | None:
 
 
 async def optional_principal(request: Request) -> Principal | None:
-    ctx = get_ctx(request)
+    ctx = await get_ctx(request)
     token = bearer_token(request.headers.get("authorization"))
     if token is not None:
         return await authenticate_token(ctx, token)
@@ -73,6 +69,6 @@ async def require_user(request: Request) -> User:
     return (await require_principal(request)).user
 
 
-CtxDep = Annotated[Context, Depends(ctx_dependency)]
+CtxDep = Annotated[Context, Depends(get_ctx)]
 UserDep = Annotated[User, Depends(require_user)]
 PrincipalDep = Annotated[Principal, Depends(require_principal)]
