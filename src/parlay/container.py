@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
@@ -58,9 +58,15 @@ class Container:
 
     async def start(self) -> None:
         await self.hub.start()
-        await self.ctx.broker.start(self.hub.wake)
+        await self.ctx.broker.start(self.hub.wake, self._revoked)
         if self.settings.inprocess_worker:
             self._worker = asyncio.create_task(run_loop(self.ctx), name="parlay-outbox-worker")
+
+    def _revoked(self, keys: Sequence[str]) -> None:
+        """A session ended or a token was revoked (on any node): forget it, close its sockets."""
+        for key in keys:
+            self.ctx.principals.forget(key)
+        self.hub.revoke(keys)
 
     async def stop(self) -> None:
         if self._worker is not None:

@@ -142,3 +142,9 @@ class MeetingCancelled(DomainError):
     kind = "conflict"
     code = "meeting_cancelled"
     default_message = "This meeting has been cancelled."
+
+
+class SessionRequired(DomainError):
+    kind = "forbidden"
+    code = "session_required"
+    default_message = "Sign in with a session to manage access tokens; a token cannot."

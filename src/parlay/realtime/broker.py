@@ -1,41 +1,77 @@
-"""Wake-ups between app nodes: "new live events were committed".
+"""Messages between app nodes: "new live events were committed" and "this credential ended".
 
-The event log in the database is the source of truth; the broker only says when to look.
-In-process by default; Redis pub/sub when ``PARLAY_REDIS_URL`` is set, so several nodes
-behind a balancer deliver each other's events.
+The event log in the database is the source of truth; a wake-up only says when to look.
+A revocation names principal keys (``"s:"``/``"t:"`` + a credential digest, as the principal
+cache keys them) whose session ended or token was revoked: every node forgets them and closes
+their sockets.  In-process by default; Redis pub/sub when ``PARLAY_REDIS_URL`` is set (one
+channel each), so several nodes behind a balancer hear each other.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
-from collections.abc import Callable
-from typing import Protocol
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
 CHANNEL = "parlay:events"
+REVOKE_CHANNEL = "parlay:revoke"
+
+OnRevoke = Callable[[Sequence[str]], None]
+
+
+def _noop_revoke(_keys: Sequence[str]) -> None:
+    return None
 
 
 class Broker(Protocol):
-    async def start(self, on_wake: Callable[[], None]) -> None: ...
+    async def start(self, on_wake: Callable[[], None], on_revoke: OnRevoke = ...) -> None: ...
     async def notify(self) -> None: ...
+    async def revoke(self, keys: Sequence[str]) -> None: ...
     async def stop(self) -> None: ...
+
+
+def _tell(listeners: list[OnRevoke], keys: Sequence[str]) -> None:
+    for listener in listeners:
+        try:
+            listener(keys)
+        except Exception:  # one failing listener must not keep the others from hearing it
+            log.exception("revocation listener failed")
 
 
 class MemoryBroker:
     def __init__(self) -> None:
         self._listeners: list[Callable[[], None]] = []
+        self._revoke_listeners: list[OnRevoke] = []
 
-    async def start(self, on_wake: Callable[[], None]) -> None:
+    async def start(self, on_wake: Callable[[], None], on_revoke: OnRevoke = _noop_revoke) -> None:
         self._listeners.append(on_wake)
+        self._revoke_listeners.append(on_revoke)
 
     async def notify(self) -> None:
         for listener in self._listeners:
             listener()
 
+    async def revoke(self, keys: Sequence[str]) -> None:
+        _tell(self._revoke_listeners, list(keys))
+
     async def stop(self) -> None:
         self._listeners.clear()
+        self._revoke_listeners.clear()
+
+
+def _revoked_keys(data: Any) -> list[str]:
+    """The keys in a revocation message; anything malformed names none."""
+    try:
+        keys = json.loads(data)
+    except (TypeError, ValueError):
+        return []
+    if not isinstance(keys, list):
+        return []
+    return [k for k in keys if isinstance(k, str)]
 
 
 class RedisBroker:
@@ -45,28 +81,42 @@ class RedisBroker:
         self._redis = redis.from_url(url)
         self._task: asyncio.Task[None] | None = None
         self._listeners: list[Callable[[], None]] = []
+        self._revoke_listeners: list[OnRevoke] = []
 
-    async def start(self, on_wake: Callable[[], None]) -> None:
+    async def start(self, on_wake: Callable[[], None], on_revoke: OnRevoke = _noop_revoke) -> None:
         self._listeners.append(on_wake)
+        self._revoke_listeners.append(on_revoke)
         if self._task is None:
             pubsub = self._redis.pubsub()
-            await pubsub.subscribe(CHANNEL)
+            await pubsub.subscribe(CHANNEL, REVOKE_CHANNEL)
             self._task = asyncio.create_task(self._listen(pubsub))
+
+    def _dispatch(self, message: dict[str, Any]) -> None:
+        if message.get("type") != "message":
+            return
+        channel = message.get("channel")
+        if channel in (REVOKE_CHANNEL, REVOKE_CHANNEL.encode()):
+            keys = _revoked_keys(message.get("data"))
+            if keys:
+                _tell(self._revoke_listeners, keys)
+            return
+        for listener in self._listeners:
+            listener()
 
     async def _listen(self, pubsub: object) -> None:
         while True:
             try:
                 async for message in pubsub.listen():  # type: ignore[attr-defined]
-                    if message.get("type") == "message":
-                        for listener in self._listeners:
-                            listener()
+                    self._dispatch(message)
             except asyncio.CancelledError:
                 raise
-            except Exception:  # the connection dropped: the pump's poll covers the gap
+            except Exception:
+                # The connection dropped: the pump's poll covers missed wake-ups; revocations
+                # sent meanwhile are missed (other nodes' caches still expire within their ttl).
                 log.warning("redis pub/sub interrupted; resubscribing", exc_info=True)
                 await asyncio.sleep(1)
                 with contextlib.suppress(Exception):
-                    await pubsub.subscribe(CHANNEL)  # type: ignore[attr-defined]
+                    await pubsub.subscribe(CHANNEL, REVOKE_CHANNEL)  # type: ignore[attr-defined]
 
     async def notify(self) -> None:
         # Also wake this node directly: no round trip through Redis for local clients.
@@ -76,6 +126,15 @@ class RedisBroker:
             await self._redis.publish(CHANNEL, b"1")
         except Exception:
             log.warning("redis publish failed; other nodes catch up by polling", exc_info=True)
+
+    async def revoke(self, keys: Sequence[str]) -> None:
+        # This node at once; the others (and this one again, harmlessly) through Redis.
+        keys = list(keys)
+        _tell(self._revoke_listeners, keys)
+        try:
+            await self._redis.publish(REVOKE_CHANNEL, json.dumps(keys))
+        except Exception:
+            log.warning("redis publish of a revocation failed", exc_info=True)
 
     async def stop(self) -> None:
         if self._task is not None:

@@ -5,6 +5,11 @@ Ordering and completeness come from the event log: events get their ids in commi
 (see ``parlay.services.events``), the pump reads the log strictly after the last id it saw,
 and a subscription never delivers an id at or below the last one it sent.  A reconnecting
 client passes its cursor and is replayed from the log before live delivery resumes.
+
+Each subscription also keeps the principal key of the credential its socket signed in with
+(``"s:"``/``"t:"`` + digest).  ``revoke`` ends the subscriptions of ended credentials (their
+sockets close) and remembers the keys for a minute, so a socket whose sign-in raced the
+revocation is ended as it subscribes.
 """
 
 from __future__ import annotations
@@ -12,8 +17,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,15 +40,24 @@ class LiveEvent:
 class Subscription:
     """One socket's view of the stream: a bounded queue with duplicate suppression."""
 
-    def __init__(self, user_id: str, max_backlog: int = 2000) -> None:
+    def __init__(self, user_id: str, key: str = "", max_backlog: int = 2000) -> None:
         self.user_id = user_id
+        #: The principal key of the credential the socket signed in with.
+        self.key = key
         self.last_sent = 0
         self.overflowed = False
-        self._queue: asyncio.Queue[LiveEvent] = asyncio.Queue()
+        #: Its credential ended (logout, revoked token): the socket must close.
+        self.ended = False
+        self._queue: asyncio.Queue[LiveEvent | None] = asyncio.Queue()
         self._max_backlog = max_backlog
 
+    def end(self) -> None:
+        if not self.ended:
+            self.ended = True
+            self._queue.put_nowait(None)  # wakes next()
+
     def offer(self, event: LiveEvent) -> None:
-        if event.id <= self.last_sent or self.overflowed:
+        if event.id <= self.last_sent or self.overflowed or self.ended:
             return
         if self._queue.qsize() >= self._max_backlog:
             # A client this far behind reconnects with its cursor and is replayed from the log.
@@ -52,13 +67,20 @@ class Subscription:
     def mark_sent(self, event_id: int) -> None:
         self.last_sent = max(self.last_sent, event_id)
 
-    async def next(self) -> LiveEvent:
+    async def next(self) -> LiveEvent | None:
+        """The next event to send, or None once the subscription has ended."""
         while True:
             event = await self._queue.get()
+            if event is None or self.ended:
+                return None
             if event.id > self.last_sent:
                 self.last_sent = event.id
                 return event
 
+
+#: How long, and how many, revoked keys a hub remembers (see ``Hub.subscribe``).
+REVOKED_SECONDS = 60.0
+REVOKED_MAX = 10_000
 
 FetchAfter = Callable[[int], Awaitable[list[LiveEvent]]]
 Direct = Callable[[str, dict[str, Any]], None]
@@ -70,11 +92,15 @@ class Hub:
         fetch_after: FetchAfter,
         last_id: Callable[[], Awaitable[int]],
         poll_seconds: float = 2.0,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._fetch_after = fetch_after
         self._last_id_source = last_id
         self._poll_seconds = poll_seconds
+        self._monotonic = monotonic
         self._subs: dict[str, set[Subscription]] = defaultdict(set)
+        self._by_key: dict[str, set[Subscription]] = defaultdict(set)
+        self._revoked: dict[str, float] = {}  # key -> when heard, oldest first
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.last_id = 0
@@ -92,17 +118,43 @@ class Hub:
     def wake(self) -> None:
         self._wake.set()
 
-    def subscribe(self, user_id: str) -> Subscription:
-        sub = Subscription(user_id)
+    def subscribe(self, user_id: str, key: str = "") -> Subscription:
+        """A subscription for a socket of ``user_id`` signed in with principal ``key``; it is
+        already ended if that key was revoked within the last minute."""
+        sub = Subscription(user_id, key)
         self._subs[user_id].add(sub)
+        if key:
+            self._by_key[key].add(sub)
+            self._prune_revoked()
+            if key in self._revoked:
+                sub.end()
         return sub
 
     def unsubscribe(self, sub: Subscription) -> None:
-        subs = self._subs.get(sub.user_id)
-        if subs is not None:
-            subs.discard(sub)
-            if not subs:
-                del self._subs[sub.user_id]
+        for index, name in ((self._subs, sub.user_id), (self._by_key, sub.key)):
+            subs = index.get(name)
+            if subs is not None:
+                subs.discard(sub)
+                if not subs:
+                    del index[name]
+
+    def revoke(self, keys: Iterable[str]) -> None:
+        """End the subscriptions of these principal keys (a logout, a revoked token)."""
+        now = self._monotonic()
+        for key in keys:
+            self._revoked.pop(key, None)
+            self._revoked[key] = now
+            for sub in self._by_key.get(key, ()):
+                sub.end()
+        self._prune_revoked()
+
+    def _prune_revoked(self) -> None:
+        now = self._monotonic()
+        revoked = self._revoked
+        while revoked and (
+            len(revoked) > REVOKED_MAX or now - next(iter(revoked.values())) >= REVOKED_SECONDS
+        ):
+            revoked.pop(next(iter(revoked)))
 
     def connected_users(self) -> int:
         return len(self._subs)

@@ -4,20 +4,29 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
-from sqlalchemy import bindparam, delete, select
+from pydantic import BaseModel
+from sqlalchemy import and_, bindparam, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from parlay.db.direct import DirectQuery
 from parlay.db.models import AccessToken, AuthSession, User
 from parlay.domain.availability import parse_time_zone
-from parlay.domain.errors import BadCredentials, EmailTaken, Unauthenticated
+from parlay.domain.errors import (
+    BadCredentials,
+    EmailTaken,
+    InvalidInput,
+    NotFound,
+    SessionRequired,
+    Unauthenticated,
+)
 from parlay.services.context import Context
 from parlay.services.principals import CachedCaller
 
@@ -36,6 +45,9 @@ def _dummy_hash(hashing: PasswordHash) -> str:
 
 
 TOKEN_PREFIX = "plt_"
+#: How stale a token's stored last use may get: it is written at most about this often.
+TOKEN_USE_RESOLUTION = timedelta(minutes=1)
+log = logging.getLogger(__name__)
 
 
 def _digest(token: str) -> str:
@@ -60,6 +72,9 @@ class Principal:
     user: User
     via_session: bool
     csrf_token: str | None = None
+    #: The principal-cache key of the credential ("s:" or "t:" + its digest): what a logout or
+    #: a token revocation names to end it everywhere (cache entries, open sockets).
+    key: str = ""
 
 
 async def do_signup(
@@ -110,12 +125,19 @@ async def check_login(ctx: Context, *, email: str, password: str, address: str) 
     return Login(user=user, session_token=token, csrf_token=csrf)
 
 
+async def _end_principal(ctx: Context, key: str) -> None:
+    """After the commit that ended a credential: forget it here at once, and tell every node
+    (including this one) to forget it and close its sockets."""
+    ctx.principals.forget(key)
+    await ctx.broker.revoke([key])
+
+
 async def do_logout(ctx: Context, session_token: str) -> None:
     async with ctx.db.write() as session:
         await session.execute(
             delete(AuthSession).where(AuthSession.token_hash == _digest(session_token))
         )
-    ctx.principals.forget("s:" + _digest(session_token))
+    await _end_principal(ctx, "s:" + _digest(session_token))
 
 
 _USER_COLUMNS = tuple(User.__table__.columns)
@@ -151,27 +173,124 @@ async def _caller(ctx: Context, key: str, query: DirectQuery) -> CachedCaller:
 
 
 async def authenticate_session(ctx: Context, session_token: str) -> Principal:
-    cached = await _caller(ctx, "s:" + _digest(session_token), _BY_SESSION)
+    key = "s:" + _digest(session_token)
+    cached = await _caller(ctx, key, _BY_SESSION)
     if cached.expires_at is None or cached.expires_at <= ctx.now():
         raise Unauthenticated()
-    return Principal(user=cached.user, via_session=True, csrf_token=cached.csrf_token)
+    return Principal(user=cached.user, via_session=True, csrf_token=cached.csrf_token, key=key)
 
 
 async def authenticate_token(ctx: Context, token: str) -> Principal:
     if not token.startswith(TOKEN_PREFIX):
         raise Unauthenticated()
-    cached = await _caller(ctx, "t:" + _digest(token), _BY_TOKEN)
-    return Principal(user=cached.user, via_session=False)
+    key = "t:" + _digest(token)
+    cached = await _caller(ctx, key, _BY_TOKEN)
+    if ctx.principals.due_for_use_write(key):
+        await _record_token_use(ctx, key[2:])
+    return Principal(user=cached.user, via_session=False, key=key)
 
 
-async def do_create_token(ctx: Context, user: User, name: str) -> tuple[AccessToken, str]:
+async def _record_token_use(ctx: Context, token_hash: str) -> None:
+    """Store that a token was just used.  At most about once a minute per token: this process
+    asks at most once a minute (``PrincipalCache.due_for_use_write``), and the statement skips
+    a row another node stamped within the minute.  Best effort: a failure is logged, never the
+    request's problem."""
+    now = ctx.now()
+    try:
+        async with ctx.db.write() as session:
+            await session.execute(
+                update(AccessToken)
+                .where(
+                    AccessToken.token_hash == token_hash,
+                    or_(
+                        AccessToken.last_used_at.is_(None),
+                        AccessToken.last_used_at <= now - TOKEN_USE_RESOLUTION,
+                    ),
+                )
+                .values(last_used_at=now)
+                .execution_options(synchronize_session=False)
+            )
+    except Exception:
+        log.warning("could not record an access token's last use", exc_info=True)
+
+
+class TokenRead(BaseModel):
+    """A personal access token as its owner sees it: never the secret, nor its hash."""
+
+    id: str
+    name: str
+    created_at: datetime
+    last_used_at: datetime | None
+
+    @classmethod
+    def of(cls, row: AccessToken) -> TokenRead:
+        return cls(
+            id=row.id, name=row.name, created_at=row.created_at, last_used_at=row.last_used_at
+        )
+
+
+def _require_session(principal: Principal) -> None:
+    """Tokens are managed from a signed-in browser session only, so a leaked token can neither
+    mint more tokens nor list or revoke the others."""
+    if not principal.via_session:
+        raise SessionRequired()
+
+
+async def do_create_token(ctx: Context, principal: Principal, name: str) -> tuple[TokenRead, str]:
+    _require_session(principal)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     row = AccessToken(
-        token_hash=_digest(token), user_id=user.id, name=name.strip(), created_at=ctx.now()
+        token_hash=_digest(token),
+        user_id=principal.user.id,
+        name=name.strip(),
+        created_at=ctx.now(),
     )
     async with ctx.db.write() as session:
         session.add(row)
-    return row, token
+    return TokenRead.of(row), token
+
+
+async def list_tokens(
+    ctx: Context, principal: Principal, *, after: tuple[str, str] | None, limit: int
+) -> tuple[list[TokenRead], tuple[str, str] | None]:
+    """The caller's tokens, newest first, a page at a time (keyset on created_at, id)."""
+    _require_session(principal)
+    query = select(AccessToken).where(AccessToken.user_id == principal.user.id)
+    if after is not None:
+        try:
+            created = datetime.fromisoformat(after[0])
+        except ValueError as exc:
+            raise InvalidInput("The cursor is not valid.", field="cursor") from exc
+        if created.tzinfo is None or "\x00" in after[1]:
+            raise InvalidInput("The cursor is not valid.", field="cursor")
+        query = query.where(
+            or_(
+                AccessToken.created_at < created,
+                and_(AccessToken.created_at == created, AccessToken.id < after[1]),
+            )
+        )
+    query = query.order_by(AccessToken.created_at.desc(), AccessToken.id.desc()).limit(limit + 1)
+    async with ctx.db.read() as session:
+        rows = list((await session.scalars(query)).all())
+    more = len(rows) > limit
+    rows = rows[:limit]
+    cursor = (rows[-1].created_at.isoformat(), rows[-1].id) if more and rows else None
+    return [TokenRead.of(r) for r in rows], cursor
+
+
+async def do_revoke_token(ctx: Context, principal: Principal, token_id: str) -> None:
+    """Delete one of the caller's tokens; it stops working at once here and, through the
+    broker, on every node (open sockets signed in with it close).  404 for any other id."""
+    _require_session(principal)
+    async with ctx.db.write() as session:
+        token_hash = await session.scalar(
+            delete(AccessToken)
+            .where(AccessToken.id == token_id, AccessToken.user_id == principal.user.id)
+            .returning(AccessToken.token_hash)
+        )
+    if token_hash is None:
+        raise NotFound("No such token.")
+    await _end_principal(ctx, "t:" + token_hash)
 
 
 async def do_update_profile(

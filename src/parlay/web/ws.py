@@ -3,8 +3,13 @@
 Server frames are ``{"cursor", "type", "data"}``; the first is ``{"type": "hello", "cursor"}``
 (the cursor the stream starts after).
 A client reconnects with ``?since=<cursor>`` and is replayed every event it missed, in order,
-once.  Client frames are JSON objects with a ``type``; ``ping`` is answered with ``pong``.
+once.  A ``since`` ahead of the log (a cursor this server never issued, or one from a database
+that was since restored) is not trusted: the hello then carries the real newest cursor and
+``"resync": true``, and the client refetches its state instead of waiting for events.
+Client frames are JSON objects with a ``type``; ``ping`` is answered with ``pong``.
 Anything else that is not a JSON object closes that socket (code 1003) and nothing more.
+When the socket's session logs out or its token is revoked, on any node, the socket closes
+with code 4401 (reason "signed out").
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
@@ -26,6 +32,7 @@ from parlay.web.deps import SESSION_COOKIE, bearer_token
 
 router = APIRouter()
 MAX_FRAME = 64 * 1024
+SIGNED_OUT = "signed out"
 
 
 async def _authenticate(ws: WebSocket) -> Principal | None:
@@ -66,12 +73,21 @@ async def live(ws: WebSocket) -> None:
         return
     ctx: Context = ws.app.state.ctx
     hub: Hub = ws.app.state.hub
-    await ws.accept()
-    sub = hub.subscribe(principal.user.id)
+    # Subscribed before anything else is awaited: a revocation heard from now on ends it.
+    sub = hub.subscribe(principal.user.id, principal.key)
     try:
-        start = since if since is not None else await events.last_event_id(ctx.db)
+        if sub.ended:  # signed out while this socket was signing in
+            await ws.close(code=4401, reason=SIGNED_OUT)
+            return
+        await ws.accept()
+        newest = await events.last_event_id(ctx.db)
+        hello: dict[str, Any] = {"type": "hello"}
+        if since is not None and since > newest:
+            since = None
+            hello["resync"] = True
+        start = since if since is not None else newest
         sub.mark_sent(start)
-        await ws.send_json({"type": "hello", "cursor": str(start)})
+        await ws.send_json({**hello, "cursor": str(start)})
         if since is not None:
             await _replay(ws, ctx, sub)
         await _serve(ws, sub)
@@ -87,6 +103,8 @@ async def _replay(ws: WebSocket, ctx: Context, sub: Subscription) -> None:
         if not batch:
             return
         for event in batch:
+            if sub.ended:
+                return  # _serve closes it
             await ws.send_json(event.wire())
             sub.mark_sent(event.id)
 
@@ -104,6 +122,9 @@ async def _serve(ws: WebSocket, sub: Subscription) -> None:
 async def _send_loop(ws: WebSocket, sub: Subscription) -> None:
     while True:
         event = await sub.next()
+        if event is None:
+            await ws.close(code=4401, reason=SIGNED_OUT)
+            return
         if sub.overflowed:
             await ws.close(code=1013, reason="too far behind; reconnect with since")
             return

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request, Response
 from parlay.services import accounts
 from parlay.services.views import MeRead, UserRead
 from parlay.web.deps import SESSION_COOKIE, CtxDep, PrincipalDep, UserDep, client_address
+from parlay.web.pagination import CursorParam, Limit, decode_cursor, encode_cursor
 from parlay.web.schemas.accounts import LoginIn, ProfileIn, SignupIn, TokenIn
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
@@ -65,7 +66,26 @@ async def update_me(body: ProfileIn, ctx: CtxDep, user: UserDep) -> UserRead:
     return UserRead.of(updated)
 
 
+# Tokens are managed from a cookie session only: a Bearer caller gets 403 session_required.
 @router.post("/me/tokens", status_code=201)
-async def create_token(body: TokenIn, ctx: CtxDep, user: UserDep) -> dict[str, str]:
-    row, token = await accounts.do_create_token(ctx, user, body.name)
-    return {"id": row.id, "name": row.name, "token": token}
+async def create_token(body: TokenIn, ctx: CtxDep, principal: PrincipalDep) -> dict[str, Any]:
+    made, token = await accounts.do_create_token(ctx, principal, body.name)
+    return {**made.model_dump(mode="json"), "token": token}
+
+
+@router.get("/me/tokens")
+async def list_tokens(
+    ctx: CtxDep, principal: PrincipalDep, cursor: CursorParam = None, limit: Limit = 50
+) -> dict[str, Any]:
+    page, after = await accounts.list_tokens(
+        ctx, principal, after=decode_cursor(cursor, str, str), limit=limit
+    )
+    return {
+        "tokens": [t.model_dump(mode="json") for t in page],
+        "next_cursor": encode_cursor(list(after) if after else None),
+    }
+
+
+@router.delete("/me/tokens/{token_id}", status_code=204)
+async def revoke_token(token_id: str, ctx: CtxDep, principal: PrincipalDep) -> None:
+    await accounts.do_revoke_token(ctx, principal, token_id)
