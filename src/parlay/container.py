@@ -17,7 +17,7 @@ from parlay.services import events
 from parlay.services.accounts import STRONG_HASHING, TEST_HASHING
 from parlay.services.context import Context
 from parlay.services.principals import PrincipalCache
-from parlay.services.ratelimits import RateLimiter
+from parlay.services.ratelimits import MemoryStore, RateLimiter, RedisStore, Store
 from parlay.settings import Settings
 
 
@@ -26,6 +26,13 @@ def make_clock(settings: Settings) -> Callable[[], datetime]:
     if pinned is not None:
         return lambda: pinned
     return lambda: datetime.now(UTC)
+
+
+def make_limit_store(settings: Settings) -> Store:
+    """Rate-limit counts: shared through Redis when configured, else this node's memory."""
+    if settings.redis_url:
+        return RedisStore(settings.redis_url, prefix=settings.redis_key_prefix)
+    return MemoryStore()
 
 
 @dataclass
@@ -46,9 +53,12 @@ class Container:
             base_url=settings.base_url.rstrip("/"),
             passwords=TEST_HASHING if settings.env == "test" else STRONG_HASHING,
             session_days=settings.session_days,
-            limiter=RateLimiter(enabled=settings.rate_limits == "on"),
+            limiter=RateLimiter(
+                enabled=settings.rate_limits == "on", store=make_limit_store(settings)
+            ),
             principals=PrincipalCache(ttl=settings.auth_cache_seconds),
         )
+        ctx.limiter.clock = ctx.now  # the throttle's windows follow the (pinnable) clock
         hub = Hub(
             fetch_after=partial(events.fetch_after, db),
             last_id=partial(events.last_event_id, db),
@@ -75,4 +85,5 @@ class Container:
                 await self._worker
         await self.ctx.broker.stop()
         await self.hub.stop()
+        await self.ctx.limiter.close()
         await self.ctx.db.dispose()

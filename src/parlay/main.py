@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from parlay.container import Container
 from parlay.settings import Settings
@@ -46,6 +47,8 @@ def create_app(settings: Settings, container: Container | None = None) -> FastAP
     metrics.install(app, container.hub.connected_users)
 
     app.add_middleware(Guard)
+    if settings.trusted_proxies:  # outermost: everything sees the client X-Forwarded-For names
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> JSONResponse:

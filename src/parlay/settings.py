@@ -6,6 +6,7 @@ down.  Unsafe combinations are refused at construction time.
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +29,11 @@ class Settings(BaseSettings):
     )
     base_url: str = "http://127.0.0.1:8000"
     rate_limits: Literal["on", "off"] = "on"
+    #: Proxies whose X-Forwarded-For names the client (comma-separated IPs or CIDRs); empty
+    #: trusts none, so the client is the connecting peer.
+    trusted_proxies: str = ""
+    #: Prefix of the keys Parlay keeps in Redis (shared rate-limit counts).
+    redis_key_prefix: str = Field(default="parlay", min_length=1, max_length=100)
     session_days: int = Field(default=30, ge=1, le=365)
     #: Run the outbox worker inside the web process (the embedded default).
     inprocess_worker: bool = True
@@ -35,6 +41,20 @@ class Settings(BaseSettings):
     auth_cache_seconds: float = Field(default=2.0, ge=0, le=60)
     #: How often the live-event pump polls the database as a safety net (seconds).
     event_poll_seconds: float = Field(default=2.0, gt=0)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_networks(cls, value: str) -> str:
+        # Normalized for uvicorn's ProxyHeadersMiddleware, which takes only exact networks.
+        networks = []
+        for item in filter(None, (item.strip() for item in value.split(","))):
+            try:
+                networks.append(str(ipaddress.ip_network(item, strict=False)))
+            except ValueError:
+                raise ValueError(
+                    f"PARLAY_TRUSTED_PROXIES takes IP addresses or CIDRs, not {item!r}"
+                ) from None
+        return ",".join(networks)
 
     @field_validator("now")
     @classmethod

@@ -100,17 +100,23 @@ async def do_signup(
 
 
 async def check_login(ctx: Context, *, email: str, password: str, address: str) -> Login:
+    """Sign in, or raise BadCredentials; RateLimited (parlay.services.ratelimits) refuses
+    guessing before any password is checked."""
     email = normalize_email(email)
     now = ctx.now()
-    ctx.limiter.check_login(email, address, now)
-    async with ctx.db.read() as session:
-        user = await session.scalar(select(User).where(User.email == email))
-    stored = user.password_hash if user else _dummy_hash(ctx.passwords)
-    ok = await asyncio.to_thread(ctx.passwords.verify, password, stored)
+    # Counted as a failure from here on (simultaneous guesses see each other) until it succeeds.
+    attempt = await ctx.limiter.begin_login(email, address)
+    try:
+        async with ctx.db.read() as session:
+            user = await session.scalar(select(User).where(User.email == email))
+        stored = user.password_hash if user else _dummy_hash(ctx.passwords)
+        ok = await asyncio.to_thread(ctx.passwords.verify, password, stored)
+    except Exception:
+        await ctx.limiter.cancel(attempt)  # our failure, not a wrong password
+        raise
     if user is None or not ok:
-        ctx.limiter.record_failure(email, address, now)
         raise BadCredentials()
-    ctx.limiter.record_success(email)
+    await ctx.limiter.login_succeeded(attempt)
     token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     async with ctx.db.write() as session:
         session.add(

@@ -1,47 +1,334 @@
-"""A sliding-window limiter for failed logins (per email and per client address).
+"""Throttles for guessing: failed logins and e-mail lookups (who has an account?).
 
-In-process: each app node counts its own attempts, which bounds guessing per node; with
-several nodes behind a balancer the effective limit is multiplied by their number.
+Logins (API.md: 429 ``rate_limited`` with ``Retry-After``):
+
+- per (e-mail, address) pair: 5 failures in 15 minutes lock that pair only;
+- per address: 20 failures in 15 minutes lock the address;
+- per e-mail, from any address: after 5 failures in a day each further attempt must come
+  ``2**k`` seconds after the previous failure (k = 1, 2, ..., at most ``EMAIL_CAP`` seconds).
+  An attacker spread over many addresses is slowed to one guess per cap, while the owner, from
+  an address of their own, gets in with the right password after at most the cap.
+
+Each attempt is recorded *before* the password is checked (so simultaneous attempts see each
+other) and forgotten again if it succeeds; a correct login also clears its pair.  A refused
+attempt (429) is not recorded, so hammering does not lengthen the owner's wait.
+
+Room-member lookups: a caller may make 20 lookups per hour that reveal whether an e-mail has an
+account without adding anyone (see ``parlay.services.rooms``).
+
+The counts live in a ``MemoryStore`` (per node, bounded: entries expire, and each kind of key
+is capped, least recently failed evicted first) or, with ``PARLAY_REDIS_URL``, in Redis, shared
+by every node (sorted sets that expire; one Lua script decides and records atomically).  If
+Redis fails the node counts locally for a while and logs a warning: a login never fails because
+Redis does.  The ``limits`` library covers fixed windows but reads ``time.time()`` itself (no
+pinned clock for tests), caps no keys, and cannot express "wait 2**k after the newest failure".
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import math
-from collections import defaultdict, deque
+import time
+import uuid
+from collections import OrderedDict, deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime
+from typing import Any, Protocol, TypeVar
 
 from parlay.domain.errors import RateLimited
+
+log = logging.getLogger(__name__)
+
+#: Entries kept per key: enough for every rule below (counts saturate past it).
+KEEP = 64
+EMAIL_CAP = 300.0
+
+
+@dataclass(frozen=True)
+class Rule:
+    """At most ``limit`` entries per key within ``window`` seconds.  With ``cap`` set, past
+    ``limit`` an attempt is instead allowed ``min(cap, 2**(n - limit + 1))`` seconds after the
+    newest entry (n = entries in the window)."""
+
+    kind: str
+    window: float
+    limit: int
+    cap: float = 0.0
+
+
+PAIR = Rule("pair", window=15 * 60, limit=5)
+ADDRESS = Rule("addr", window=15 * 60, limit=20)
+EMAIL = Rule("email", window=24 * 3600, limit=5, cap=EMAIL_CAP)
+LOOKUP = Rule("lookup", window=3600, limit=20)
+
+Check = tuple[Rule, str]  # a rule and the key it counts under
+
+
+def wait_for(rule: Rule, times: Sequence[float], now: float) -> float:
+    """Seconds until ``rule`` allows another attempt (<= 0: now), given the entries' times
+    (ascending, all inside the window).  ``ACQUIRE_LUA`` computes the same in Redis."""
+    n = len(times)
+    if n < rule.limit:
+        return 0.0
+    if rule.cap:
+        return times[-1] + min(rule.cap, 2.0 ** (n - rule.limit + 1)) - now
+    return times[n - rule.limit] + rule.window - now
+
+
+class Store(Protocol):
+    async def acquire(self, checks: Sequence[Check], now: float, member: str) -> float:
+        """If every check allows an attempt, record ``member`` under each key and return 0;
+        else record nothing and return the seconds to wait."""
+        ...
+
+    async def add(self, check: Check, now: float, members: Sequence[str]) -> None: ...
+    async def forget(self, check: Check, member: str) -> None: ...
+    async def clear(self, check: Check) -> None: ...
+    async def close(self) -> None: ...
+
+
+class MemoryStore:
+    """Per-node counts: one LRU map per kind of key, at most ``max_keys`` keys each."""
+
+    def __init__(self, max_keys: int = 100_000) -> None:
+        self.max_keys = max_keys
+        self._kinds: dict[str, OrderedDict[str, deque[tuple[float, str]]]] = {}
+
+    def sizes(self) -> dict[str, int]:
+        return {kind: len(keys) for kind, keys in self._kinds.items()}
+
+    def _entries(self, check: Check) -> deque[tuple[float, str]]:
+        keys = self._kinds.get(check[0].kind)
+        found = keys.get(check[1]) if keys is not None else None
+        return found if found is not None else deque()
+
+    def _live(self, check: Check, now: float) -> deque[tuple[float, str]]:
+        entries = self._entries(check)
+        while entries and entries[0][0] <= now - check[0].window:
+            entries.popleft()
+        return entries
+
+    async def acquire(self, checks: Sequence[Check], now: float, member: str) -> float:
+        wait = max(
+            (wait_for(c[0], [t for t, _ in self._live(c, now)], now) for c in checks), default=0.0
+        )
+        if wait > 0:
+            return wait
+        for check in checks:
+            await self.add(check, now, [member])
+        return 0.0
+
+    async def add(self, check: Check, now: float, members: Sequence[str]) -> None:
+        rule, key = check
+        keys = self._kinds.setdefault(rule.kind, OrderedDict())
+        entries = keys.pop(key, None) or deque(maxlen=KEEP)
+        entries.extend((now, m) for m in members)
+        keys[key] = entries  # the most recently failed key goes last
+        while keys:  # drop expired keys from the front (the least recently failed)
+            first = next(iter(keys.values()))
+            if first and first[-1][0] > now - rule.window:
+                break
+            keys.popitem(last=False)
+        while len(keys) > self.max_keys:
+            keys.popitem(last=False)
+
+    async def forget(self, check: Check, member: str) -> None:
+        entries = self._entries(check)
+        kept = [e for e in entries if e[1] != member]
+        entries.clear()
+        entries.extend(kept)
+
+    async def clear(self, check: Check) -> None:
+        self._entries(check).clear()  # an empty key is dropped by the next expiry pass
+
+    async def close(self) -> None:
+        return None
+
+
+#: KEYS: one per rule; ARGV: now, member, KEEP, then window, limit, cap for each key.
+ACQUIRE_LUA = """
+local now = tonumber(ARGV[1])
+local wait = 0
+for i, key in ipairs(KEYS) do
+  local window = tonumber(ARGV[4 + (i - 1) * 3])
+  local limit = tonumber(ARGV[5 + (i - 1) * 3])
+  local cap = tonumber(ARGV[6 + (i - 1) * 3])
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+  local n = redis.call('ZCARD', key)
+  if n >= limit then
+    local retry
+    if cap > 0 then
+      local newest = tonumber(redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')[2])
+      retry = newest + math.min(cap, 2 ^ (n - limit + 1)) - now
+    else
+      local at = tonumber(redis.call('ZRANGE', key, n - limit, n - limit, 'WITHSCORES')[2])
+      retry = at + window - now
+    end
+    if retry > wait then wait = retry end
+  end
+end
+if wait > 0 then return tostring(wait) end
+for i, key in ipairs(KEYS) do
+  redis.call('ZADD', key, ARGV[1], ARGV[2])
+  redis.call('ZREMRANGEBYRANK', key, 0, -(tonumber(ARGV[3]) + 1))
+  redis.call('PEXPIRE', key, math.ceil(tonumber(ARGV[4 + (i - 1) * 3]) * 1000))
+end
+return '0'
+"""
+
+T = TypeVar("T")
+
+
+class RedisStore:
+    """Counts shared by every node through Redis; ``fallback`` counts while Redis fails."""
+
+    #: After a Redis error, count locally this long (seconds) before trying Redis again.
+    RETRY_AFTER = 5.0
+
+    def __init__(self, url: str, *, prefix: str, fallback: MemoryStore | None = None) -> None:
+        import redis.asyncio as redis
+
+        self._redis = redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        self._acquire = self._redis.register_script(ACQUIRE_LUA)
+        self.prefix = f"{prefix}:rl"
+        self.fallback = fallback or MemoryStore()
+        self._down_until = 0.0
+
+    def _key(self, check: Check) -> str:
+        return f"{self.prefix}:{check[0].kind}:{check[1]}"
+
+    async def _either(
+        self, remote: Callable[[], Awaitable[T]], local: Callable[[], Awaitable[T]]
+    ) -> T:
+        if time.monotonic() >= self._down_until:
+            try:
+                return await remote()
+            except Exception as exc:  # any Redis failure: count here rather than fail a login
+                self._down_until = time.monotonic() + self.RETRY_AFTER
+                log.warning(
+                    "rate limits: Redis failed (%r); counting on this node for %.0f s",
+                    exc,
+                    self.RETRY_AFTER,
+                )
+        return await local()
+
+    async def acquire(self, checks: Sequence[Check], now: float, member: str) -> float:
+        async def remote() -> float:
+            args: list[Any] = [now, member, KEEP]
+            for rule, _ in checks:
+                args += [rule.window, rule.limit, rule.cap]
+            found = await self._acquire(keys=[self._key(c) for c in checks], args=args)
+            return float(found)
+
+        return await self._either(remote, lambda: self.fallback.acquire(checks, now, member))
+
+    async def add(self, check: Check, now: float, members: Sequence[str]) -> None:
+        async def remote() -> None:
+            key = self._key(check)
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.zadd(key, dict.fromkeys(members, now))
+                pipe.zremrangebyrank(key, 0, -(KEEP + 1))
+                pipe.pexpire(key, math.ceil(check[0].window * 1000))
+                await pipe.execute()
+
+        await self._either(remote, lambda: self.fallback.add(check, now, members))
+
+    async def forget(self, check: Check, member: str) -> None:
+        async def remote() -> None:
+            await self._redis.zrem(self._key(check), member)
+
+        await self._either(remote, lambda: self.fallback.forget(check, member))
+
+    async def clear(self, check: Check) -> None:
+        async def remote() -> None:
+            await self._redis.delete(self._key(check))
+
+        await self._either(remote, lambda: self.fallback.clear(check))
+
+    async def close(self) -> None:
+        await self._redis.aclose()
+
+
+def _digest(value: str) -> str:
+    """Keys carry no e-mail or address in clear, and have a bounded length."""
+    return hashlib.blake2b(value.encode(), digest_size=16).hexdigest()
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """An attempt recorded (as a failure, until it succeeds) under ``checks``."""
+
+    checks: tuple[Check, ...]
+    member: str
+
+
+@dataclass
+class LookupBill:
+    """How many e-mails a refused lookup revealed something about (0: it revealed nothing)."""
+
+    revealed: int = 0
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 @dataclass
 class RateLimiter:
     enabled: bool = True
-    per_email: int = 5
-    per_address: int = 20
-    window: timedelta = timedelta(minutes=15)
-    _hits: dict[str, deque[datetime]] = field(default_factory=lambda: defaultdict(deque))
+    store: Store = field(default_factory=MemoryStore)
+    clock: Callable[[], datetime] = field(default_factory=lambda: _utc_now)
 
-    def _recent(self, key: str, now: datetime) -> deque[datetime]:
-        hits = self._hits[key]
-        while hits and hits[0] <= now - self.window:
-            hits.popleft()
-        return hits
+    def _now(self) -> float:
+        return self.clock().timestamp()
 
-    def check_login(self, email: str, address: str, now: datetime) -> None:
-        """Raise RateLimited when either key has too many recent failures."""
+    async def _begin(self, checks: tuple[Check, ...]) -> Attempt:
+        attempt = Attempt(checks, uuid.uuid4().hex)
+        wait = await self.store.acquire(checks, self._now(), attempt.member)
+        if wait > 0:
+            raise RateLimited(retry_after=max(1, math.ceil(round(wait, 3))))
+        return attempt
+
+    async def cancel(self, attempt: Attempt | None) -> None:
+        """Forget an attempt that turned out not to be a failure."""
+        for check in attempt.checks if attempt else ():
+            await self.store.forget(check, attempt.member)  # type: ignore[union-attr]
+
+    async def begin_login(self, email: str, address: str) -> Attempt | None:
+        """Raise RateLimited, or record the attempt as a failure until ``login_succeeded``."""
         if not self.enabled:
+            return None
+        e, a = _digest(email), _digest(address)
+        return await self._begin(((PAIR, f"{e}:{a}"), (ADDRESS, a), (EMAIL, e)))
+
+    async def login_succeeded(self, attempt: Attempt | None) -> None:
+        if attempt is None:
             return
-        for key, limit in ((f"e:{email}", self.per_email), (f"a:{address}", self.per_address)):
-            hits = self._recent(key, now)
-            if len(hits) >= limit:
-                wait = (hits[0] + self.window - now).total_seconds()
-                raise RateLimited(retry_after=max(1, math.ceil(wait)))
+        await self.store.clear(attempt.checks[0])  # the pair starts afresh
+        await self.cancel(attempt)
 
-    def record_failure(self, email: str, address: str, now: datetime) -> None:
-        if self.enabled:
-            self._hits[f"e:{email}"].append(now)
-            self._hits[f"a:{address}"].append(now)
+    @asynccontextmanager
+    async def lookups(self, caller_id: str) -> AsyncIterator[LookupBill]:
+        """Guard e-mail lookups by ``caller_id``: raise RateLimited when their budget is spent;
+        set ``bill.revealed`` when the lookup is refused, to charge that many."""
+        bill = LookupBill()
+        if not self.enabled:
+            yield bill
+            return
+        check = (LOOKUP, _digest(caller_id))
+        attempt = await self._begin((check,))  # held while it runs: simultaneous ones count
+        try:
+            yield bill
+        finally:
+            if bill.revealed:
+                extra = [uuid.uuid4().hex for _ in range(min(bill.revealed, KEEP) - 1)]
+                if extra:
+                    await self.store.add(check, self._now(), extra)
+            else:
+                await self.cancel(attempt)
 
-    def record_success(self, email: str) -> None:
-        self._hits.pop(f"e:{email}", None)
+    async def close(self) -> None:
+        await self.store.close()

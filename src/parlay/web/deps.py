@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import ipaddress
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -29,7 +30,19 @@ async def get_ctx(request: Request) -> Context:
 
 
 def client_address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    """Who is calling, for rate limits: the peer, or with PARLAY_TRUSTED_PROXIES the client
+    that X-Forwarded-For names (set by uvicorn's ProxyHeadersMiddleware, see parlay.main).
+    An IPv6 client counts as its /64, the block one host usually has to itself."""
+    host = request.client.host if request.client else ""
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return host[:100] or "unknown"
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network((ip, 64), strict=False))
+    return str(ip)
 
 
 def bearer_token(authorization: str | None) -> str | None:
