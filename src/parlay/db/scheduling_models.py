@@ -66,6 +66,23 @@ class Meeting(Base):
     )
 
 
+class MeetingHold(Base):
+    """Time a scheduled meeting takes from the schedule of its host and of its booker: one row
+    each, deleted when the meeting is cancelled, moved when it is rescheduled.  On PostgreSQL
+    an exclusion constraint (added in the migration) refuses two overlapping holds of one user,
+    so nobody is ever in two Parlay meetings at once, whichever side of each they are on."""
+
+    __tablename__ = "meeting_holds"
+    meeting_id: Mapped[str] = mapped_column(
+        ForeignKey("meetings.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    start: Mapped[datetime] = mapped_column(UTCDateTime())
+    end: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (Index("ix_meeting_holds_user_id_start", "user_id", "start"),)
+
+
 class MeetingParticipant(Base):
     __tablename__ = "meeting_participants"
     meeting_id: Mapped[str] = mapped_column(

@@ -52,12 +52,21 @@ class Database:
             self.write_engine = _sqlite_engine(url, immediate=True)
             self.read_engine = _sqlite_engine(url, immediate=False)
         else:
-            self.write_engine = create_async_engine(url, pool_size=10, max_overflow=20)
+            # pool_pre_ping: a connection the server closed (a restart, pg_terminate_backend,
+            # an idle timeout in a proxy) is replaced at checkout instead of failing a request.
+            self.write_engine = create_async_engine(
+                url, pool_size=10, max_overflow=20, pool_pre_ping=True, pool_timeout=10
+            )
             self.read_engine = self.write_engine
         self._write = async_sessionmaker(self.write_engine, expire_on_commit=False)
         self._read = async_sessionmaker(self.read_engine, expire_on_commit=False)
         #: Single-statement reads on the hottest paths (see ``parlay.db.direct``).
         self.direct = DirectReader(url, self.write_engine.dialect)
+
+    def session(self) -> AsyncSession:
+        """A read-write session whose transaction the caller begins and ends (the unit of
+        work does, to tell a failed commit from a failure before it)."""
+        return self._write()
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:

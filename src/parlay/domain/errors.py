@@ -18,6 +18,7 @@ ErrorKind = Literal[
     "conflict",  # 409
     "too_large",  # 413
     "rate_limited",  # 429
+    "unavailable",  # 503: nothing the client did wrong; the same request may succeed later
 ]
 
 
@@ -63,6 +64,25 @@ class RateLimited(DomainError):
     def __init__(self, retry_after: int, message: str | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class TryAgain(DomainError):
+    """The database kept refusing the transaction for lost races; nothing was written."""
+
+    kind = "unavailable"
+    code = "try_again"
+    default_message = "The service is busy; nothing was changed. Please try again."
+
+
+class OutcomeUnknown(DomainError):
+    """The connection to the database broke while the change was being committed."""
+
+    kind = "unavailable"
+    code = "outcome_unknown"
+    default_message = (
+        "The connection to the database broke while saving; reload to see whether the "
+        "change was made."
+    )
 
 
 # --- accounts ------------------------------------------------------------------------------
@@ -136,6 +156,18 @@ class NotHost(DomainError):
     kind = "forbidden"
     code = "not_host"
     default_message = "Only the host may do this."
+
+
+class BookerBusy(DomainError):
+    kind = "conflict"
+    code = "booker_busy"
+    default_message = "You already have a meeting at this time; pick another."
+
+
+class IdempotencyKeyInUse(DomainError):
+    kind = "conflict"
+    code = "idempotency_key_in_use"
+    default_message = "This Idempotency-Key is being used by another request."
 
 
 class MeetingCancelled(DomainError):

@@ -1,10 +1,12 @@
 """Booking, rescheduling and cancelling meetings — never double-booked.
 
-A booking is one write transaction that locks the invite row, recomputes the slot against
-fresh busy data and inserts the meeting.  The database has the last word on overlaps: on
-PostgreSQL an exclusion constraint refuses two scheduled meetings of one host whose times
-overlap (the loser of a race gets ``slot_taken``); on SQLite write transactions are
+A booking is one write transaction that locks the schedules of the host and the booker (see
+``parlay.services.schedules``), locks the invite row, recomputes the slot against fresh busy
+data, checks the booker is free, and inserts the meeting with its holds.  The database has the
+last word on overlaps: on PostgreSQL exclusion constraints refuse two overlapping scheduled
+meetings of one host and two overlapping holds of one person; on SQLite write transactions are
 serialized (``BEGIN IMMEDIATE``), so the recomputation always sees the winner's meeting.
+Every use case here re-runs itself when the database reports a lost race (``retrying``).
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from parlay.db.scheduling_models import (
     MeetingParticipant,
 )
 from parlay.domain.errors import (
+    BookerBusy,
+    IdempotencyKeyInUse,
     InviteClosed,
     MeetingCancelled,
     NotASlot,
@@ -40,8 +44,9 @@ from parlay.services.busy import external_busy, meeting_busy
 from parlay.services.context import Context
 from parlay.services.invites import terms_of
 from parlay.services.messages import add_message, emit_message_updated
+from parlay.services.schedules import add_holds, drop_holds, lock_schedules, move_holds
 from parlay.services.scheduling_views import MeetingRead, meeting_read
-from parlay.services.uow import UnitOfWork, unit_of_work
+from parlay.services.uow import UnitOfWork, retrying, unit_of_work
 
 AROUND = timedelta(days=1)
 
@@ -59,15 +64,27 @@ def _check_start(invite: Invite, start: datetime, busy: list[Interval], now: dat
 
 
 async def _calendar_busy_near(
-    ctx: Context, host_of: Select[str], start: datetime
-) -> tuple[Interval, list[Interval]]:
-    """The window checked around ``start`` and the host's external busy time in it, read
-    before the write transaction opens (no provider call holds the database's write lock)."""
+    ctx: Context, people_of: Select[str, str], start: datetime
+) -> tuple[Interval, tuple[str, str] | None, list[Interval]]:
+    """The window checked around ``start``, the (host, booker) the query names (None when
+    nothing matches), and the host's external busy time in the window, read before the write
+    transaction opens (no provider call holds the database's write lock)."""
     window = Interval(start - AROUND, start + AROUND)
     async with ctx.db.read() as session:
-        host_id = await session.scalar(host_of)
-    busy = await external_busy(ctx.busy_sources, host_id, window) if host_id else []
-    return window, busy
+        row = (await session.execute(people_of)).first()
+    people = (str(row[0]), str(row[1])) if row else None
+    busy = await external_busy(ctx.busy_sources, people[0], window) if people else []
+    return window, people, busy
+
+
+async def _check_booker_free(
+    uow: UnitOfWork, booker_id: str, start: datetime, end: datetime, exclude: str | None, you: bool
+) -> None:
+    if await meeting_busy(uow.session, booker_id, Interval(start, end), exclude=exclude):
+        raise BookerBusy(
+            None if you else "The person who booked this meeting has another meeting then.",
+            field="start",
+        )
 
 
 async def _insert_or_taken(uow: UnitOfWork) -> None:
@@ -82,13 +99,17 @@ def _when(instant: datetime, zone: str) -> str:
     return f"{local:%a %d %b %Y, %H:%M} ({zone})"
 
 
+@retrying
 async def do_book(
     ctx: Context, user: User, invite_id: str, start: datetime, idempotency_key: str | None
 ) -> tuple[int, dict[str, Any]]:
     """Book ``start`` on the invite; returns (status, body) so a retry can replay it."""
-    host_of = select(Invite.host_id).where(Invite.id == invite_id)
-    window, external = await _calendar_busy_near(ctx, host_of, start)
+    people_of = select(Invite.host_id, Invite.host_id).where(Invite.id == invite_id)
+    window, people, external = await _calendar_busy_near(ctx, people_of, start)
     async with unit_of_work(ctx) as uow:
+        # The booker's lock also serializes their requests: a replayed Idempotency-Key finds
+        # the first request's record instead of racing it.
+        await lock_schedules(uow.session, {user.id, *(people or ())})
         invite = await access_invite(uow.session, invite_id, user, lock=True)
         if idempotency_key is not None:
             replay = await uow.session.get(IdempotencyRecord, (user.id, idempotency_key))
@@ -100,6 +121,7 @@ async def do_book(
             raise OwnInvite()
         busy = await meeting_busy(uow.session, invite.host_id, window) + external
         end = _check_start(invite, start, busy, uow.now)
+        await _check_booker_free(uow, user.id, start, end, None, you=True)
         meeting = Meeting(
             invite_id=invite.id,
             room_id=invite.room_id,
@@ -113,6 +135,8 @@ async def do_book(
             created_at=uow.now,
         )
         uow.session.add(meeting)
+        await _insert_or_taken(uow)  # the meeting's id, for its holds
+        add_holds(uow.session, meeting.id, {invite.host_id, user.id}, start, end)
         await _insert_or_taken(uow)
         members = await room_member_ids(uow.session, invite.room_id)
         uow.session.add_all(MeetingParticipant(meeting_id=meeting.id, user_id=m) for m in members)
@@ -153,6 +177,10 @@ async def do_book(
                     created_at=uow.now,
                 )
             )
+            try:
+                await uow.session.flush()
+            except IntegrityError as exc:  # only if the booker lock was bypassed somehow
+                raise IdempotencyKeyInUse(field="Idempotency-Key") from exc
         return 201, result
 
 
@@ -194,12 +222,14 @@ def _with_reason(text: str, reason: str | None) -> str:
     return f"{text} Reason: {reason}" if reason else text
 
 
+@retrying
 async def do_reschedule(
     ctx: Context, user: User, meeting_id: str, start: datetime, reason: str | None
 ) -> MeetingRead:
-    host_of = select(Meeting.host_id).where(Meeting.id == meeting_id)
-    window, external = await _calendar_busy_near(ctx, host_of, start)
+    people_of = select(Meeting.host_id, Meeting.booked_by).where(Meeting.id == meeting_id)
+    window, people, external = await _calendar_busy_near(ctx, people_of, start)
     async with unit_of_work(ctx) as uow:
+        await lock_schedules(uow.session, people or ())
         meeting = await access_meeting(uow.session, meeting_id, user, lock=True)
         if meeting.status == "cancelled":  # before any slot check: 409, not 422
             raise MeetingCancelled()
@@ -208,9 +238,13 @@ async def do_reschedule(
         assert invite is not None
         busy = await meeting_busy(uow.session, meeting.host_id, window, exclude=meeting.id)
         end = _check_start(invite, start, busy + external, uow.now)
+        await _check_booker_free(
+            uow, meeting.booked_by, start, end, meeting.id, you=meeting.booked_by == user.id
+        )
         moved = compute_reschedule(state, start, end)
         old_start = meeting.start
         meeting.start, meeting.end, meeting.sequence = moved.start, moved.end, moved.sequence
+        await move_holds(uow.session, meeting.id, moved.start, moved.end)
         await _insert_or_taken(uow)
         uow.session.add(
             MeetingHistory(
@@ -231,11 +265,13 @@ async def do_reschedule(
         return await _announce_change(uow, meeting, user, "meeting.rescheduled", text)
 
 
+@retrying
 async def do_cancel(ctx: Context, user: User, meeting_id: str, reason: str | None) -> MeetingRead:
     async with unit_of_work(ctx) as uow:
         meeting = await access_meeting(uow.session, meeting_id, user, lock=True)
         cancelled = compute_cancel(_state(meeting))
         meeting.status, meeting.sequence = cancelled.status, cancelled.sequence
+        await drop_holds(uow.session, meeting.id)
         uow.session.add(
             MeetingHistory(
                 meeting_id=meeting.id,

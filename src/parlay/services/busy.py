@@ -13,7 +13,9 @@ from sqlalchemy import ColumnElement, and_, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parlay.db.base import UTCDateTime
+from parlay.db.direct import DirectQuery
 from parlay.db.scheduling_models import Meeting
+from parlay.db.session import Database
 from parlay.domain.intervals import Interval
 
 
@@ -85,3 +87,21 @@ async def meeting_busy(
     ``exclude``; read in the caller's transaction."""
     rows = await session.execute(_MEETING_BUSY, _busy_values(user_id, window, exclude))
     return [Interval(start, end) for start, end in rows]
+
+
+_MEETING_BUSY_DIRECT = DirectQuery(_MEETING_BUSY)
+
+
+async def viewer_busy(
+    db: Database,
+    sources: list[BusySource],
+    user_id: str,
+    window: Interval,
+    *,
+    exclude: str | None = None,
+) -> list[Interval]:
+    """The busy time of someone looking at another person's availability: their scheduled
+    Parlay meetings (a direct read) and their own linked calendars' busy events."""
+    rows = await db.direct.fetch(_MEETING_BUSY_DIRECT, **_busy_values(user_id, window, exclude))
+    own = [Interval(row["start"], row["end"]) for row in rows]
+    return own + await external_busy(sources, user_id, window)

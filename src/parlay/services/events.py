@@ -9,6 +9,7 @@ event insert, which use cases do last, to the commit).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import bindparam, func, select, text
@@ -23,23 +24,29 @@ EVENT_LOCK_KEY = 727_001
 BATCH = 500
 
 
-async def append_event(
-    session: AsyncSession,
-    *,
-    type: str,
-    data: dict[str, Any],
-    recipients: set[str] | frozenset[str],
-    now: Any,
-    locked: bool,
-) -> int:
-    if not locked and session.get_bind().dialect.name == "postgresql":
+@dataclass(frozen=True, slots=True)
+class PendingEvent:
+    """A live event a use case has emitted and its transaction has not written yet."""
+
+    type: str
+    data: dict[str, Any]
+    recipients: frozenset[str]
+
+
+async def append_events(session: AsyncSession, pending: list[PendingEvent], *, now: Any) -> None:
+    """Write ``pending`` in order: the transaction's last statements before its commit (the
+    PostgreSQL advisory lock is held from here to the commit, and only for this)."""
+    if session.get_bind().dialect.name == "postgresql":
         await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": EVENT_LOCK_KEY})
-    event = Event(type=type, data=data, created_at=now)
-    session.add(event)
+    rows = [Event(type=p.type, data=p.data, created_at=now) for p in pending]
+    session.add_all(rows)
     await session.flush()
-    session.add_all(EventRecipient(event_id=event.id, user_id=uid) for uid in recipients)
+    session.add_all(
+        EventRecipient(event_id=row.id, user_id=user_id)
+        for row, p in zip(rows, pending, strict=True)
+        for user_id in p.recipients
+    )
     await session.flush()
-    return event.id
 
 
 async def _load(session: AsyncSession, rows: list[Event]) -> list[LiveEvent]:

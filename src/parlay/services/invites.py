@@ -25,11 +25,11 @@ from parlay.domain.slots import (
     minute_ceiling,
 )
 from parlay.services.access import access_invite, access_room, membership
-from parlay.services.busy import busy_condition, external_busy
+from parlay.services.busy import busy_condition, external_busy, viewer_busy
 from parlay.services.context import Context
 from parlay.services.messages import add_message, emit_message_updated
 from parlay.services.scheduling_views import InviteRead, invite_read
-from parlay.services.uow import unit_of_work
+from parlay.services.uow import retrying, unit_of_work
 
 MAX_RANGE_DAYS = 92
 #: Dates outside these years are refused (a 422, not an overflow deep in date arithmetic).
@@ -77,6 +77,7 @@ def terms_of(invite: Invite) -> InviteTerms:
     return _terms({column.key: getattr(invite, column.key) for column in _TERM_COLUMNS})
 
 
+@retrying
 async def do_create_invite(
     ctx: Context,
     user: User,
@@ -149,7 +150,7 @@ _BUSY_MARGIN = timedelta(minutes=max(DURATIONS))
 
 async def _availability(
     ctx: Context, user: User, invite_id: str, window: Interval
-) -> tuple[InviteTerms, list[Interval]]:
+) -> tuple[InviteTerms, list[Interval], str | None]:
     """The terms of an open or booked invite and its host's busy time around ``window``.
     A direct read (parlay.db.direct), outside any transaction: a booking that lands just
     before it is seen, one that lands just after is caught when the slot is booked (booking
@@ -171,7 +172,7 @@ async def _availability(
     terms = _terms(invite)
     busy = [Interval(row["start"], row["end"]) for row in rows if row["start"] is not None]
     busy += await external_busy(ctx.busy_sources, invite["host_id"], busy_window)
-    return terms, busy
+    return terms, busy, invite["meeting_id"]
 
 
 # ``_dates`` and ``_slots`` are the slot engine memoized on its exact inputs, with ``now``
@@ -248,23 +249,33 @@ async def list_dates(
         compute_local_day_window(first, zone).start,
         compute_local_day_window(last + timedelta(days=1), zone).start,
     )
-    terms, busy = await _availability(ctx, user, invite_id, window)
+    terms, busy, _meeting = await _availability(ctx, user, invite_id, window)
     dates = _dates if len(busy) <= _MEMO_MAX_BUSY else _dates.__wrapped__
     return list(dates(terms, tuple(busy), minute_ceiling(ctx.now()), window, zone))
 
 
 async def list_slots(
     ctx: Context, user: User, invite_id: str, day: date, tz: str | None
-) -> tuple[ZoneInfo, list[Interval]]:
-    """The viewer's zone (``tz`` or their own) and the slots starting on ``day`` there."""
+) -> tuple[ZoneInfo, list[tuple[Interval, bool]]]:
+    """The viewer's zone (``tz`` or their own) and the slots starting on ``day`` there, each
+    with whether it overlaps the viewer's own busy time (API rule 6, "mutual availability")."""
     zone = _viewer_zone(user, tz)
     _check_date(day, "date")
     window = compute_local_day_window(day, zone)
-    terms, busy = await _availability(ctx, user, invite_id, window)
+    terms, busy, own_meeting = await _availability(ctx, user, invite_id, window)
     slots = _slots if len(busy) <= _MEMO_MAX_BUSY else _slots.__wrapped__
-    return zone, list(slots(terms, tuple(busy), minute_ceiling(ctx.now()), window))
+    found = slots(terms, tuple(busy), minute_ceiling(ctx.now()), window)
+    mine = await viewer_busy(
+        ctx.db,
+        ctx.busy_sources,
+        user.id,
+        Interval(window.start, window.end + _BUSY_MARGIN),
+        exclude=own_meeting,
+    )
+    return zone, [(slot, any(slot.overlaps(b) for b in mine)) for slot in found]
 
 
+@retrying
 async def do_withdraw(ctx: Context, user: User, invite_id: str) -> None:
     async with unit_of_work(ctx) as uow:
         invite = await access_invite(uow.session, invite_id, user, lock=True)

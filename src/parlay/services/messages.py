@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import case, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parlay.db.models import Message, Room, User
 from parlay.services.access import access_room, room_member_ids
 from parlay.services.context import Context
+from parlay.services.events import last_event_id
 from parlay.services.scheduling_views import embedded_state
-from parlay.services.uow import UnitOfWork, unit_of_work
+from parlay.services.uow import UnitOfWork, retrying, unit_of_work
 from parlay.services.views import MemberRead, MessageRead
 
 MAX_BODY = 10_000
@@ -30,6 +31,22 @@ async def message_read(
         body=message.body,
         created_at=message.created_at,
         **extra,
+    )
+
+
+async def _bump_activity(session: AsyncSession, room_id: str, message_id: int) -> None:
+    """Move the room's newest-message id forward, never back: ids are taken at insert but
+    transactions commit in any order, so a plain assignment could overwrite a newer id with an
+    older one.  The comparison runs inside the UPDATE, on the row as locked."""
+    await session.execute(
+        update(Room)
+        .where(Room.id == room_id)
+        .values(
+            last_message_id=case(
+                (Room.last_message_id < message_id, message_id), else_=Room.last_message_id
+            )
+        )
+        .execution_options(synchronize_session=False)
     )
 
 
@@ -55,7 +72,7 @@ async def add_message(
     )
     uow.session.add(message)
     await uow.session.flush()
-    room.last_message_id = message.id
+    await _bump_activity(uow.session, room.id, message.id)
     read = await message_read(uow.session, message, uow.ctx.base_url, sender=sender)
     recipients = await room_member_ids(uow.session, room.id)
     await uow.emit("message.created", read.model_dump(mode="json"), recipients)
@@ -68,6 +85,7 @@ async def emit_message_updated(uow: UnitOfWork, message: Message) -> None:
     await uow.emit("message.updated", read.model_dump(mode="json"), recipients)
 
 
+@retrying
 async def do_post_message(ctx: Context, user: User, room_id: str, body: str) -> MessageRead:
     async with unit_of_work(ctx) as uow:
         room = await access_room(uow.session, room_id, user)
@@ -76,8 +94,14 @@ async def do_post_message(ctx: Context, user: User, room_id: str, body: str) -> 
 
 async def list_messages(
     ctx: Context, user: User, room_id: str, *, before: int | None, limit: int
-) -> tuple[list[MessageRead], int | None]:
-    """A page of history, oldest first; the cursor (a message id) fetches the page before."""
+) -> tuple[list[MessageRead], int | None, int]:
+    """A page of history, oldest first; the cursor (a message id) fetches the page before.
+
+    Also returns the live-event cursor the page is at least as new as: read *before* the
+    page, so every event after it may be newer than the page and a socket resuming from it
+    (``?since=``) misses nothing; events the page already shows come again and are
+    recognised by their message id."""
+    live_cursor = await last_event_id(ctx.db)
     async with ctx.db.read() as session:
         await access_room(session, room_id, user)
         query = select(Message).where(Message.room_id == room_id)
@@ -91,4 +115,4 @@ async def list_messages(
         rows.reverse()
         page = [await message_read(session, m, ctx.base_url) for m in rows]
     next_cursor = rows[0].id if more and rows else None
-    return page, next_cursor
+    return page, next_cursor, live_cursor

@@ -23,6 +23,7 @@ STATUS = {
     "conflict": 409,
     "too_large": 413,
     "rate_limited": 429,
+    "unavailable": 503,
 }
 HTTP_CODES = {
     400: "bad_request",
@@ -58,6 +59,8 @@ def install(app: FastAPI) -> None:
         headers = {}
         if isinstance(exc, RateLimited):
             headers["Retry-After"] = str(exc.retry_after)
+        elif exc.kind == "unavailable":
+            headers["Retry-After"] = "1"
         return JSONResponse(
             error_body(exc.code, exc.message, exc.field),
             status_code=STATUS[exc.kind],

@@ -44,12 +44,14 @@ async def add_member(room_id: str, body: MemberIn, ctx: CtxDep, user: UserDep) -
 async def list_messages(
     room_id: str, ctx: CtxDep, user: UserDep, cursor: CursorParam = None, limit: Limit = 50
 ) -> dict[str, Any]:
-    page, before = await messages.list_messages(
+    page, before, live_cursor = await messages.list_messages(
         ctx, user, room_id, before=decode_cursor(cursor, int), limit=limit
     )
     return {
         "messages": [m.model_dump(mode="json") for m in page],
         "next_cursor": encode_cursor(before),
+        # Open the WebSocket with ?since=<live_cursor> to miss nothing after this page.
+        "live_cursor": str(live_cursor),
     }
 
 
