@@ -147,7 +147,7 @@ async def test_sqlite_direct_reads_cannot_write(
     if backend != "sqlite":
         pytest.skip("the PostgreSQL reader runs only the compiled SELECTs it is given")
     await db.direct.fetch_one(_INVITE, id="x")  # opens the connection
-    connection = db.direct._backend._connection  # type: ignore[union-attr]
+    connection = db.direct._backend._inline  # type: ignore[union-attr]
     assert connection is not None
     with pytest.raises(sqlite3.OperationalError, match="readonly|read-only|query_only"):
         connection.execute("DELETE FROM users")
@@ -250,8 +250,125 @@ async def test_postgres_reader_replaces_a_connection_the_server_closed(
         await admin.close()
     for _ in range(50):  # until the reader's idle connection has seen the server hang up
         await asyncio.sleep(0.02)
-        if pg_reader._idle and pg_reader._idle[0].is_closed():
+        if pg_reader._idle and pg_reader._idle[0][0].is_closed():
             break
     second = (await _fetch(pg_reader, whoami))[0][0]
     assert second != first
     assert pg_reader.opened == 1
+
+
+async def test_postgres_reader_runs_a_read_again_when_its_connection_was_cut(
+    pg_reader: PostgresReader, database_url: str
+) -> None:
+    """The server drops the idle connection and the very next read still answers."""
+    whoami = DirectQuery(select(func.pg_backend_pid().label("pid")))
+    first = (await _fetch(pg_reader, whoami))[0][0]
+    admin = await asyncpg.connect(database_url)
+    try:
+        await admin.execute("SELECT pg_terminate_backend($1)", first)
+        await admin.execute("SELECT pg_sleep(0.05)")
+    finally:
+        await admin.close()
+    assert (await _fetch(pg_reader, whoami))[0][0] != first
+    assert pg_reader.opened == 1
+
+
+class _CountingReader(PostgresReader):
+    """Records how many places were counted each time a connection was opened."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.counts: list[int] = []
+
+    async def _connect(self) -> asyncpg.Connection:
+        self.counts.append(self.opened)
+        return await super()._connect()
+
+
+async def test_postgres_reader_never_opens_more_than_its_bound(
+    backend: str, database_url: str
+) -> None:
+    """Failures free places while others wait and newcomers arrive: the bound still holds."""
+    if backend != "postgres":
+        pytest.skip("the PostgreSQL reader's own connection handling")
+    reader = _CountingReader(database_url, max_size=2)
+    query = _sleep_query()
+    bad = DirectQuery(
+        select(cast(cast(func.pg_sleep(bindparam("s", type_=Float)), String), Integer).label("n"))
+    )
+
+    async def one(i: int) -> str:
+        await asyncio.sleep((i % 7) * 0.004)
+        try:
+            if i % 3 == 0:
+                await _fetch(reader, bad, s=0.01)
+            return str((await _fetch(reader, query, seconds=0.005, tag=str(i)))[0][1])
+        except asyncpg.PostgresError:
+            return "failed"
+
+    try:
+        done = await asyncio.gather(*(one(i) for i in range(150)))
+    finally:
+        await reader.close()
+    assert done.count("failed") == 50
+    assert max(reader.counts) <= 2, reader.counts
+    assert reader.opened == 0
+
+
+async def test_postgres_reader_times_out_a_slow_query_and_recovers(
+    backend: str, database_url: str
+) -> None:
+    if backend != "postgres":
+        pytest.skip("the PostgreSQL reader's own connection handling")
+    reader = PostgresReader(database_url, max_size=1, command_timeout=0.2)
+    try:
+        with pytest.raises(TimeoutError):
+            await _fetch(reader, _sleep_query(), seconds=30, tag="slow")
+        assert reader.opened == 0
+        assert (await _fetch(reader, _sleep_query(), seconds=0, tag="next"))[0][1] == "next"
+    finally:
+        await reader.close()
+
+
+async def test_postgres_reader_gives_up_on_a_server_that_never_answers(backend: str) -> None:
+    if backend != "postgres":
+        pytest.skip("the PostgreSQL reader's own connection handling")
+    silent = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+    port = silent.sockets[0].getsockname()[1]
+    reader = PostgresReader(f"postgresql://x@127.0.0.1:{port}/x", connect_timeout=0.3)
+    try:
+        with pytest.raises(TimeoutError):
+            await _fetch(reader, _sleep_query(), seconds=0, tag="x")
+        assert reader.opened == 0
+    finally:
+        await reader.close()
+        silent.close()
+
+
+async def test_sqlite_read_waits_off_the_event_loop_when_the_database_is_locked(
+    backend: str, database_url: str
+) -> None:
+    """A reader that must wait for a lock does so on a thread: other tasks keep running."""
+    if backend != "sqlite":
+        pytest.skip("SQLite's locking")
+    db = Database(to_async_url(database_url))
+    path = database_url.removeprefix("sqlite:///")
+    holder = sqlite3.connect(path, isolation_level=None)
+    try:
+        await db.direct.fetch_one(_INVITE, id="warm-up")
+        holder.execute("PRAGMA locking_mode = EXCLUSIVE")
+        holder.execute("BEGIN EXCLUSIVE")
+        holder.execute("DELETE FROM invites WHERE id = 'none'")  # takes the exclusive lock
+        read = asyncio.create_task(db.direct.fetch_one(_INVITE, id="x"))
+        ticks = 0
+        while ticks < 5:
+            await asyncio.sleep(0.01)
+            ticks += 1
+        assert not read.done()  # it waits for the lock ...
+        holder.execute("COMMIT")
+        holder.close()  # ... which is released now
+        assert await read is None
+        assert db.direct._backend.waited == 1  # type: ignore[union-attr]
+    finally:
+        holder.close()
+        await db.dispose()

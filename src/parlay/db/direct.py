@@ -22,6 +22,7 @@ import asyncio
 import json
 import sqlite3
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -95,33 +96,60 @@ def _rows(compiled: _Compiled, raw: Sequence[Sequence[Any]]) -> list[Row]:
 
 
 class SQLiteReader:
-    """One read-only connection used inline; a lock keeps it safe if several threads run
-    event loops over the same ``Database`` (tests do)."""
+    """One read-only connection used inline, and a second one for the rare read that must wait.
 
-    def __init__(self, path: str) -> None:
+    A WAL reader almost never waits, so reads run inline on the event loop with no busy
+    timeout; if SQLite does answer "busy" (a checkpoint truncating the WAL, a writer in
+    exclusive locking mode), the read is retried on a thread that may wait up to
+    ``busy_seconds``, so the event loop (every socket of the process) never stalls on a lock.
+    Locks keep each connection safe if several threads run event loops over the same
+    ``Database`` (tests do)."""
+
+    def __init__(self, path: str, busy_seconds: float = 10.0) -> None:
         self._path = path
-        self._connection: sqlite3.Connection | None = None
-        self._lock = threading.Lock()
+        self._busy_ms = int(busy_seconds * 1000)
+        self._inline: sqlite3.Connection | None = None
+        self._waiting: sqlite3.Connection | None = None
+        self._inline_lock = threading.Lock()
+        self._waiting_lock = threading.Lock()
+        self.waited = 0  # reads that had to wait on a thread (for tests and metrics)
 
-    def _connect(self) -> sqlite3.Connection:
+    def _connect(self, busy_ms: int) -> sqlite3.Connection:
         if self._path in ("", ":memory:"):  # each connection would see a database of its own
             raise ValueError("Parlay keeps SQLite in a file: set a path in the database URL.")
         connection = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
         connection.execute("PRAGMA query_only = ON")
-        connection.execute("PRAGMA busy_timeout = 1000")
+        connection.execute(f"PRAGMA busy_timeout = {busy_ms}")
         return connection
 
+    def _fetch_inline(self, compiled: _Compiled, parameters: list[Any]) -> list[Any]:
+        with self._inline_lock:
+            if self._inline is None:
+                self._inline = self._connect(0)
+            return self._inline.execute(compiled.sql, parameters).fetchall()
+
+    def _fetch_waiting(self, compiled: _Compiled, parameters: list[Any]) -> list[Any]:
+        with self._waiting_lock:
+            if self._waiting is None:
+                self._waiting = self._connect(self._busy_ms)
+            return self._waiting.execute(compiled.sql, parameters).fetchall()
+
     async def fetch(self, compiled: _Compiled, parameters: list[Any]) -> list[Any]:
-        with self._lock:
-            if self._connection is None:
-                self._connection = self._connect()
-            return self._connection.execute(compiled.sql, parameters).fetchall()
+        try:
+            return self._fetch_inline(compiled, parameters)
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+                raise
+        self.waited += 1
+        return await asyncio.to_thread(self._fetch_waiting, compiled, parameters)
 
     async def close(self) -> None:
-        with self._lock:
-            if self._connection is not None:
-                self._connection.close()
-                self._connection = None
+        for lock, name in ((self._inline_lock, "_inline"), (self._waiting_lock, "_waiting")):
+            with lock:
+                connection = getattr(self, name)
+                if connection is not None:
+                    connection.close()
+                    setattr(self, name, None)
 
 
 async def _json_codecs(connection: asyncpg.Connection) -> None:
@@ -131,6 +159,14 @@ async def _json_codecs(connection: asyncpg.Connection) -> None:
         )
 
 
+def _connection_lost(exc: BaseException) -> bool:
+    """Whether ``exc`` says the connection is gone (the query itself may be fine)."""
+    if isinstance(exc, asyncpg.InterfaceError | ConnectionError | OSError):
+        return True
+    state = getattr(exc, "sqlstate", None) or ""
+    return state.startswith("08") or state in ("57P01", "57P02", "57P03")
+
+
 class PostgresReader:
     """Up to ``max_size`` asyncpg connections of its own, opened on demand.
 
@@ -138,31 +174,52 @@ class PostgresReader:
     acquire/release machinery cost about as much CPU as the query, and under contention a
     released connection can be taken by a newcomer ahead of the tasks already waiting, which
     gave a p99 of ~300 ms against a p50 of ~17 ms.  Here a released connection goes straight
-    to the oldest waiter.  A query that fails or is cancelled closes its connection (its state
-    is unknown) and the freed place passes to the next waiter.
+    to the oldest waiter.  What the pool would otherwise give is here too:
+
+    - a bound: ``opened`` counts live connections *and* places handed to a waiter that is
+      still connecting, so it never exceeds ``max_size``;
+    - timeouts: connecting (``connect_timeout``) and each query (``command_timeout``, after
+      which the connection is discarded and ``TimeoutError`` raised);
+    - health: an idle connection the server closed, or idle longer than ``max_idle``, is
+      replaced; a query that finds its connection gone (a restart, ``pg_terminate_backend``)
+      runs once more on a fresh one — it is a read, so running it again is harmless;
+    - a query that fails or is cancelled closes its connection (its state is unknown).
     """
 
-    def __init__(self, dsn: str, max_size: int = 8) -> None:
+    def __init__(
+        self,
+        dsn: str,
+        max_size: int = 8,
+        *,
+        connect_timeout: float = 5.0,
+        command_timeout: float = 10.0,
+        max_idle: float = 300.0,
+    ) -> None:
         self._dsn = dsn
         self._max_size = max_size
-        self._idle: list[asyncpg.Connection] = []
+        self._connect_timeout = connect_timeout
+        self._command_timeout = command_timeout
+        self._max_idle = max_idle
+        self._idle: list[tuple[asyncpg.Connection, float]] = []
         self._waiters: deque[asyncio.Future[asyncpg.Connection | None]] = deque()
         self.opened = 0
         self._closed = False
 
     async def _connect(self) -> asyncpg.Connection:
-        connection = await asyncpg.connect(self._dsn)
+        connection = await asyncpg.connect(self._dsn, timeout=self._connect_timeout)
         await _json_codecs(connection)
         return connection
 
     async def _take(self) -> asyncpg.Connection:
         if self._closed:
             raise RuntimeError("the database reader is closed")
+        now = time.monotonic()
         while self._idle:
-            connection = self._idle.pop()
-            if not connection.is_closed():
+            connection, since = self._idle.pop()
+            if not connection.is_closed() and now - since < self._max_idle:
                 return connection
-            self.opened -= 1  # the server closed it (a restart, say): open another
+            connection.terminate()  # the server closed it, or it idled too long
+            self.opened -= 1
         if self.opened >= self._max_size:
             waiter: asyncio.Future[asyncpg.Connection | None] = (
                 asyncio.get_running_loop().create_future()
@@ -172,22 +229,36 @@ class PostgresReader:
                 handed = await waiter
             except asyncio.CancelledError:
                 if waiter.done() and not waiter.cancelled():
-                    self._hand_on(waiter.result())  # pass on what we were given
+                    given = waiter.result()  # pass on what we were given
+                    if given is None:
+                        self._free_place()
+                    else:
+                        self._hand_on(given)
                 raise
             if handed is not None:
                 return handed
-            # None: a place was freed; open a connection in it.
-        self.opened += 1
+            # None: a place was reserved for us (already counted in ``opened``).
+        else:
+            self.opened += 1
         try:
             return await self._connect()
         except BaseException:
-            self.opened -= 1
-            self._hand_on(None)
+            self._free_place()
             raise
 
-    def _hand_on(self, connection: asyncpg.Connection | None) -> None:
-        """Give ``connection`` (or, with None, a free place) to the oldest live waiter."""
-        if connection is not None and self._closed:
+    def _free_place(self) -> None:
+        """A counted place has no connection any more: give it to the oldest live waiter
+        (still counted, they connect in it), or uncount it."""
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+        self.opened -= 1
+
+    def _hand_on(self, connection: asyncpg.Connection) -> None:
+        """Give ``connection`` to the oldest live waiter, or keep it idle."""
+        if self._closed:
             connection.terminate()
             self.opened -= 1
             return
@@ -196,20 +267,24 @@ class PostgresReader:
             if not waiter.done():
                 waiter.set_result(connection)
                 return
-        if connection is not None:
-            self._idle.append(connection)
+        self._idle.append((connection, time.monotonic()))
 
     async def fetch(self, compiled: _Compiled, parameters: list[Any]) -> list[Any]:
-        connection = await self._take()
-        try:
-            rows = await connection.fetch(compiled.sql, *parameters)
-        except BaseException:
-            connection.terminate()
-            self.opened -= 1
-            self._hand_on(None)
-            raise
-        self._hand_on(connection)
-        return list(rows)
+        for attempt in (1, 2):
+            connection = await self._take()
+            try:
+                rows = await connection.fetch(
+                    compiled.sql, *parameters, timeout=self._command_timeout
+                )
+            except BaseException as exc:
+                connection.terminate()
+                self._free_place()
+                if attempt == 1 and _connection_lost(exc):
+                    continue
+                raise
+            self._hand_on(connection)
+            return list(rows)
+        raise AssertionError("unreachable")
 
     async def close(self) -> None:
         self._closed = True
@@ -218,7 +293,7 @@ class PostgresReader:
             if not waiter.done():
                 waiter.set_exception(RuntimeError("the database reader is closed"))
         idle, self._idle = self._idle, []
-        for connection in idle:
+        for connection, _since in idle:
             self.opened -= 1
             await connection.close()
 
