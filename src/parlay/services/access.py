@@ -23,10 +23,15 @@ async def is_member(session: AsyncSession, room_id: str, user_id: str) -> bool:
     return found is not None
 
 
-async def access_room(session: AsyncSession, room_id: str, user: User) -> Room:
-    room = await session.scalar(
-        select(Room).join(RoomMember, membership(Room, user.id)).where(Room.id == room_id)
-    )
+async def access_room(
+    session: AsyncSession, room_id: str, user: User, *, lock: bool = False
+) -> Room:
+    """The room, if ``user`` is a member; with ``lock`` its row is locked for the rest of the
+    transaction (PostgreSQL FOR UPDATE), which serializes changes to its membership."""
+    query = select(Room).join(RoomMember, membership(Room, user.id)).where(Room.id == room_id)
+    if lock:
+        query = query.with_for_update(of=Room)
+    room = await session.scalar(query)
     if room is None:
         raise NotAMember("Room not found.")
     return room

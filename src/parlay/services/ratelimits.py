@@ -13,8 +13,9 @@ Each attempt is recorded *before* the password is checked (so simultaneous attem
 other) and forgotten again if it succeeds; a correct login also clears its pair.  A refused
 attempt (429) is not recorded, so hammering does not lengthen the owner's wait.
 
-Room-member lookups: a caller may make 20 lookups per hour that reveal whether an e-mail has an
-account without adding anyone (see ``parlay.services.rooms``).
+E-mail lookups (adding room members): an answer that reveals whether e-mails have accounts
+without adding anyone (422 ``unknown_user``) costs the caller one lookup per e-mail it reveals;
+20 an hour, then 429 (see ``parlay.services.rooms``).
 
 The counts live in a ``MemoryStore`` (per node, bounded: entries expire, and each kind of key
 is capped, least recently failed evicted first) or, with ``PARLAY_REDIS_URL``, in Redis, shared
@@ -32,8 +33,7 @@ import math
 import time
 import uuid
 from collections import OrderedDict, deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
@@ -67,24 +67,24 @@ LOOKUP = Rule("lookup", window=3600, limit=20)
 Check = tuple[Rule, str]  # a rule and the key it counts under
 
 
-def wait_for(rule: Rule, times: Sequence[float], now: float) -> float:
-    """Seconds until ``rule`` allows another attempt (<= 0: now), given the entries' times
-    (ascending, all inside the window).  ``ACQUIRE_LUA`` computes the same in Redis."""
+def wait_for(rule: Rule, times: Sequence[float], now: float, adding: int = 1) -> float:
+    """Seconds until ``rule`` allows ``adding`` more entries (<= 0: now; at most ``limit``),
+    given the entries' times (ascending, inside the window).  ``ACQUIRE_LUA`` mirrors this."""
     n = len(times)
-    if n < rule.limit:
+    if n + adding <= rule.limit:
         return 0.0
     if rule.cap:
         return times[-1] + min(rule.cap, 2.0 ** (n - rule.limit + 1)) - now
-    return times[n - rule.limit] + rule.window - now
+    return times[n + adding - 1 - rule.limit] + rule.window - now
 
 
 class Store(Protocol):
-    async def acquire(self, checks: Sequence[Check], now: float, member: str) -> float:
-        """If every check allows an attempt, record ``member`` under each key and return 0;
-        else record nothing and return the seconds to wait."""
+    async def acquire(self, checks: Sequence[Check], now: float, members: Sequence[str]) -> float:
+        """If every check allows ``len(members)`` more entries (1 when there are none), record
+        ``members`` under each key and return 0; else record nothing and return the seconds
+        to wait."""
         ...
 
-    async def add(self, check: Check, now: float, members: Sequence[str]) -> None: ...
     async def forget(self, check: Check, member: str) -> None: ...
     async def clear(self, check: Check) -> None: ...
     async def close(self) -> None: ...
@@ -111,17 +111,21 @@ class MemoryStore:
             entries.popleft()
         return entries
 
-    async def acquire(self, checks: Sequence[Check], now: float, member: str) -> float:
+    async def acquire(self, checks: Sequence[Check], now: float, members: Sequence[str]) -> float:
+        adding = max(1, len(members))
         wait = max(
-            (wait_for(c[0], [t for t, _ in self._live(c, now)], now) for c in checks), default=0.0
+            (wait_for(c[0], [t for t, _ in self._live(c, now)], now, adding) for c in checks),
+            default=0.0,
         )
         if wait > 0:
             return wait
         for check in checks:
-            await self.add(check, now, [member])
+            self._add(check, now, members)
         return 0.0
 
-    async def add(self, check: Check, now: float, members: Sequence[str]) -> None:
+    def _add(self, check: Check, now: float, members: Sequence[str]) -> None:
+        if not members:
+            return
         rule, key = check
         keys = self._kinds.setdefault(rule.kind, OrderedDict())
         entries = keys.pop(key, None) or deque(maxlen=KEEP)
@@ -148,33 +152,38 @@ class MemoryStore:
         return None
 
 
-#: KEYS: one per rule; ARGV: now, member, KEEP, then window, limit, cap for each key.
+#: KEYS: one per rule.  ARGV: now, KEEP, then window, limit, cap for each key, then the
+#: members to record.  Decides as ``wait_for`` does, and records only if every key allows.
 ACQUIRE_LUA = """
 local now = tonumber(ARGV[1])
+local first_member = 3 + #KEYS * 3
+local adding = math.max(1, #ARGV - first_member + 1)
 local wait = 0
 for i, key in ipairs(KEYS) do
-  local window = tonumber(ARGV[4 + (i - 1) * 3])
-  local limit = tonumber(ARGV[5 + (i - 1) * 3])
-  local cap = tonumber(ARGV[6 + (i - 1) * 3])
+  local window = tonumber(ARGV[i * 3])
+  local limit = tonumber(ARGV[i * 3 + 1])
+  local cap = tonumber(ARGV[i * 3 + 2])
   redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
   local n = redis.call('ZCARD', key)
-  if n >= limit then
+  if n + adding > limit then
     local retry
     if cap > 0 then
       local newest = tonumber(redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')[2])
       retry = newest + math.min(cap, 2 ^ (n - limit + 1)) - now
     else
-      local at = tonumber(redis.call('ZRANGE', key, n - limit, n - limit, 'WITHSCORES')[2])
-      retry = at + window - now
+      local at = n + adding - 1 - limit
+      retry = tonumber(redis.call('ZRANGE', key, at, at, 'WITHSCORES')[2]) + window - now
     end
     if retry > wait then wait = retry end
   end
 end
 if wait > 0 then return tostring(wait) end
 for i, key in ipairs(KEYS) do
-  redis.call('ZADD', key, ARGV[1], ARGV[2])
-  redis.call('ZREMRANGEBYRANK', key, 0, -(tonumber(ARGV[3]) + 1))
-  redis.call('PEXPIRE', key, math.ceil(tonumber(ARGV[4 + (i - 1) * 3]) * 1000))
+  for m = first_member, #ARGV do
+    redis.call('ZADD', key, ARGV[1], ARGV[m])
+  end
+  redis.call('ZREMRANGEBYRANK', key, 0, -(tonumber(ARGV[2]) + 1))
+  redis.call('PEXPIRE', key, math.ceil(tonumber(ARGV[i * 3]) * 1000))
 end
 return '0'
 """
@@ -215,26 +224,15 @@ class RedisStore:
                 )
         return await local()
 
-    async def acquire(self, checks: Sequence[Check], now: float, member: str) -> float:
+    async def acquire(self, checks: Sequence[Check], now: float, members: Sequence[str]) -> float:
         async def remote() -> float:
-            args: list[Any] = [now, member, KEEP]
+            args: list[Any] = [now, KEEP]
             for rule, _ in checks:
                 args += [rule.window, rule.limit, rule.cap]
-            found = await self._acquire(keys=[self._key(c) for c in checks], args=args)
+            found = await self._acquire(keys=[self._key(c) for c in checks], args=[*args, *members])
             return float(found)
 
-        return await self._either(remote, lambda: self.fallback.acquire(checks, now, member))
-
-    async def add(self, check: Check, now: float, members: Sequence[str]) -> None:
-        async def remote() -> None:
-            key = self._key(check)
-            async with self._redis.pipeline(transaction=True) as pipe:
-                pipe.zadd(key, dict.fromkeys(members, now))
-                pipe.zremrangebyrank(key, 0, -(KEEP + 1))
-                pipe.pexpire(key, math.ceil(check[0].window * 1000))
-                await pipe.execute()
-
-        await self._either(remote, lambda: self.fallback.add(check, now, members))
+        return await self._either(remote, lambda: self.fallback.acquire(checks, now, members))
 
     async def forget(self, check: Check, member: str) -> None:
         async def remote() -> None:
@@ -265,13 +263,6 @@ class Attempt:
     member: str
 
 
-@dataclass
-class LookupBill:
-    """How many e-mails a refused lookup revealed something about (0: it revealed nothing)."""
-
-    revealed: int = 0
-
-
 def _utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -285,24 +276,26 @@ class RateLimiter:
     def _now(self) -> float:
         return self.clock().timestamp()
 
-    async def _begin(self, checks: tuple[Check, ...]) -> Attempt:
-        attempt = Attempt(checks, uuid.uuid4().hex)
-        wait = await self.store.acquire(checks, self._now(), attempt.member)
+    async def _acquire(self, checks: tuple[Check, ...], members: Sequence[str]) -> None:
+        wait = await self.store.acquire(checks, self._now(), members)
         if wait > 0:
             raise RateLimited(retry_after=max(1, math.ceil(round(wait, 3))))
-        return attempt
 
     async def cancel(self, attempt: Attempt | None) -> None:
         """Forget an attempt that turned out not to be a failure."""
-        for check in attempt.checks if attempt else ():
-            await self.store.forget(check, attempt.member)  # type: ignore[union-attr]
+        if attempt is None:
+            return
+        for check in attempt.checks:
+            await self.store.forget(check, attempt.member)
 
     async def begin_login(self, email: str, address: str) -> Attempt | None:
         """Raise RateLimited, or record the attempt as a failure until ``login_succeeded``."""
         if not self.enabled:
             return None
         e, a = _digest(email), _digest(address)
-        return await self._begin(((PAIR, f"{e}:{a}"), (ADDRESS, a), (EMAIL, e)))
+        attempt = Attempt(((PAIR, f"{e}:{a}"), (ADDRESS, a), (EMAIL, e)), uuid.uuid4().hex)
+        await self._acquire(attempt.checks, [attempt.member])
+        return attempt
 
     async def login_succeeded(self, attempt: Attempt | None) -> None:
         if attempt is None:
@@ -310,25 +303,17 @@ class RateLimiter:
         await self.store.clear(attempt.checks[0])  # the pair starts afresh
         await self.cancel(attempt)
 
-    @asynccontextmanager
-    async def lookups(self, caller_id: str) -> AsyncIterator[LookupBill]:
-        """Guard e-mail lookups by ``caller_id``: raise RateLimited when their budget is spent;
-        set ``bill.revealed`` when the lookup is refused, to charge that many."""
-        bill = LookupBill()
-        if not self.enabled:
-            yield bill
-            return
-        check = (LOOKUP, _digest(caller_id))
-        attempt = await self._begin((check,))  # held while it runs: simultaneous ones count
-        try:
-            yield bill
-        finally:
-            if bill.revealed:
-                extra = [uuid.uuid4().hex for _ in range(min(bill.revealed, KEEP) - 1)]
-                if extra:
-                    await self.store.add(check, self._now(), extra)
-            else:
-                await self.cancel(attempt)
+    async def check_lookups(self, caller_id: str) -> None:
+        """Raise RateLimited if ``caller_id`` has spent its e-mail lookups for now."""
+        if self.enabled:
+            await self._acquire(((LOOKUP, _digest(caller_id)),), [])
+
+    async def spend_lookups(self, caller_id: str, revealed: int) -> None:
+        """Charge an answer that reveals something about ``revealed`` e-mails, or raise
+        RateLimited (and answer nothing) when that is more than ``caller_id`` has left."""
+        if self.enabled and revealed > 0:
+            spent = [uuid.uuid4().hex for _ in range(min(revealed, LOOKUP.limit))]
+            await self._acquire(((LOOKUP, _digest(caller_id)),), spent)
 
     async def close(self) -> None:
         await self.store.close()
