@@ -19,6 +19,7 @@ import websockets
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from parlay.main import create_app
+from parlay.realtime.hub import Hub
 from tests.conftest import PASSWORD, Person, sign_up_and_in
 from tests.services_available import REDIS_URL, require_redis
 
@@ -138,8 +139,6 @@ async def test_a_cursor_ahead_of_the_log_gets_the_real_one_and_resync(
 
 
 def test_a_subscription_racing_its_revocation_is_ended_as_it_subscribes() -> None:
-    from parlay.realtime.hub import Hub
-
     async def nothing(_after: int) -> list[Any]:
         return []
 

@@ -20,6 +20,11 @@ function setupUser(me) {
   for (const button of document.querySelectorAll('[data-action="sign-out"]')) {
     button.addEventListener('click', () => signOut());
   }
+  const menuButton = document.getElementById('user-menu-button');
+  document.querySelector('[data-action="api-tokens"]')?.addEventListener('click', async () => {
+    const { openTokens } = await import('./tokens.js');
+    openTokens(menuButton);
+  });
   for (const button of document.querySelectorAll('button[aria-controls][aria-expanded]')) {
     setupMenu(button);
   }
@@ -62,6 +67,8 @@ async function main_() {
   };
   live.subscribe('message.created', bump);
   live.subscribe('message.updated', (msg) => msg && msg.room_id && roomList.bump(msg.room_id));
+  // The server could not resume our stream: refetch the room list (the room view reloads itself).
+  live.subscribe('resync', () => roomList.load().catch((err) => console.error(err)));
 
   if (roomId) {
     const [{ RoomView }, { openScheduler }, { openBooking }] = await Promise.all([

@@ -1,5 +1,7 @@
 // Live events over WS /api/v1/ws: one socket per page, resume with ?since=<cursor>,
 // reconnect with backoff, dispatch frames by `type` to subscribers.
+// A hello with `resync: true` means the server could not resume from our cursor: subscribers
+// of the pseudo-type "resync" then refetch what they show (history, room list).
 
 const subscribers = new Map(); // type -> Set<fn(data, frame)>
 const statusListeners = new Set();
@@ -80,6 +82,7 @@ function onFrame(event) {
   if (frame.cursor !== undefined && frame.cursor !== null) cursor = String(frame.cursor);
   if (frame.type === 'hello') {
     resolveReady();
+    if (frame.resync === true) dispatch({ type: 'resync', data: { cursor } });
     return;
   }
   if (frame.type === 'pong') return;

@@ -39,6 +39,7 @@ export class RoomView {
     live.subscribe('message.updated', (msg) => {
       if (msg && msg.room_id === this.roomId && this.messages.has(msg.id)) this.upsert(msg);
     });
+    live.subscribe('resync', () => this.reload());
     this.setupComposer();
     this.loadEarlierButton.addEventListener('click', () => this.loadEarlier());
 
@@ -67,6 +68,24 @@ export class RoomView {
     if (window.matchMedia('(min-width: 641px)').matches) this.input.focus();
     document.body.dataset.roomReady = 'true';
     return this.room;
+  }
+
+  /** Refetch the newest history from scratch: the live stream could not resume (resync). */
+  async reload() {
+    if (!this.room) return;
+    try {
+      const page = await api('GET', `/api/v1/rooms/${encodeURIComponent(this.roomId)}/messages?limit=${PAGE}`);
+      for (const el of this.elements.values()) el.remove();
+      this.elements.clear();
+      this.messages.clear();
+      for (const msg of page.messages) this.messages.set(msg.id, msg);
+      this.nextCursor = page.next_cursor;
+      this.renderAll();
+      this.status.textContent = this.messages.size ? '' : 'No messages yet. Say hello!';
+      this.scrollToBottom();
+    } catch (err) {
+      this.status.textContent = err.message;
+    }
   }
 
   showMissing(err) {
