@@ -7,6 +7,7 @@ The throttle's clock is moved by the tests (no sleeping): ``Clock`` replaces it.
 from __future__ import annotations
 
 import logging
+import random
 import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
@@ -16,7 +17,15 @@ import httpx
 import pytest
 
 from parlay.main import create_app
-from parlay.services.ratelimits import EMAIL_CAP, MemoryStore, RedisStore
+from parlay.services.ratelimits import (
+    ADDRESS,
+    EMAIL,
+    EMAIL_CAP,
+    LOOKUP,
+    PAIR,
+    MemoryStore,
+    RedisStore,
+)
 from parlay.settings import Settings
 from tests.conftest import PASSWORD, Person
 from tests.services_available import REDIS_URL, require_redis
@@ -246,3 +255,36 @@ async def test_memory_is_bounded(
     clock.advance(24 * 3600)
     await login(anon, "late@example.com", WRONG, via="198.18.4.1")
     assert store.sizes() == {"pair": 1, "addr": 1, "email": 1}
+
+
+@pytest.mark.redis
+async def test_redis_decides_exactly_as_memory_does() -> None:
+    """The Lua script mirrors the in-memory rules: the same random history of attempts,
+    charges, successes and clock moves gets the same answers from both."""
+    require_redis()
+    memory = MemoryStore()
+    shared = RedisStore(REDIS_URL, prefix=f"test-{uuid.uuid4().hex}")
+    rng = random.Random(7)
+    now = NOW.timestamp()
+    try:
+        for step in range(400):
+            now += rng.choice([0, 0, 1, 3, 30, 200, 1000])
+            e, a = rng.choice("xy"), rng.choice("pq")
+            login = ((PAIR, e + a), (ADDRESS, a), (EMAIL, e))
+            op = rng.random()
+            if op < 0.6:
+                members = [f"m{step}"]
+                checks: tuple[Any, ...] = login
+            elif op < 0.8:
+                members = [f"m{step}-{i}" for i in range(rng.randint(0, 5))]
+                checks = ((LOOKUP, e),)
+            else:
+                victim = f"m{rng.randrange(max(step, 1))}"
+                for store in (memory, shared):
+                    await store.forget(login[2], victim)
+                    await store.clear(login[0])
+                continue
+            waits = [await s.acquire(checks, now, members) for s in (memory, shared)]
+            assert waits[0] == pytest.approx(waits[1], abs=1e-6), (step, waits)
+    finally:
+        await shared.close()

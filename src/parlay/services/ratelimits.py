@@ -42,8 +42,6 @@ from parlay.domain.errors import RateLimited
 
 log = logging.getLogger(__name__)
 
-#: Entries kept per key: enough for every rule below (counts saturate past it).
-KEEP = 64
 EMAIL_CAP = 300.0
 
 
@@ -57,6 +55,11 @@ class Rule:
     window: float
     limit: int
     cap: float = 0.0
+
+    @property
+    def keep(self) -> int:
+        """Entries worth keeping per key (the newest): past this the answer no longer changes."""
+        return self.limit + (math.ceil(math.log2(self.cap)) if self.cap else 0)
 
 
 PAIR = Rule("pair", window=15 * 60, limit=5)
@@ -93,7 +96,7 @@ class Store(Protocol):
 class MemoryStore:
     """Per-node counts: one LRU map per kind of key, at most ``max_keys`` keys each."""
 
-    def __init__(self, max_keys: int = 100_000) -> None:
+    def __init__(self, max_keys: int = 10_000) -> None:
         self.max_keys = max_keys
         self._kinds: dict[str, OrderedDict[str, deque[tuple[float, str]]]] = {}
 
@@ -128,7 +131,7 @@ class MemoryStore:
             return
         rule, key = check
         keys = self._kinds.setdefault(rule.kind, OrderedDict())
-        entries = keys.pop(key, None) or deque(maxlen=KEEP)
+        entries = keys.pop(key, None) or deque(maxlen=rule.keep)
         entries.extend((now, m) for m in members)
         keys[key] = entries  # the most recently failed key goes last
         while keys:  # drop expired keys from the front (the least recently failed)
@@ -152,17 +155,17 @@ class MemoryStore:
         return None
 
 
-#: KEYS: one per rule.  ARGV: now, KEEP, then window, limit, cap for each key, then the
+#: KEYS: one per rule.  ARGV: now, then window, limit, cap, keep for each key, then the
 #: members to record.  Decides as ``wait_for`` does, and records only if every key allows.
 ACQUIRE_LUA = """
 local now = tonumber(ARGV[1])
-local first_member = 3 + #KEYS * 3
+local first_member = 2 + #KEYS * 4
 local adding = math.max(1, #ARGV - first_member + 1)
 local wait = 0
 for i, key in ipairs(KEYS) do
-  local window = tonumber(ARGV[i * 3])
-  local limit = tonumber(ARGV[i * 3 + 1])
-  local cap = tonumber(ARGV[i * 3 + 2])
+  local window = tonumber(ARGV[i * 4 - 2])
+  local limit = tonumber(ARGV[i * 4 - 1])
+  local cap = tonumber(ARGV[i * 4])
   redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
   local n = redis.call('ZCARD', key)
   if n + adding > limit then
@@ -182,8 +185,8 @@ for i, key in ipairs(KEYS) do
   for m = first_member, #ARGV do
     redis.call('ZADD', key, ARGV[1], ARGV[m])
   end
-  redis.call('ZREMRANGEBYRANK', key, 0, -(tonumber(ARGV[2]) + 1))
-  redis.call('PEXPIRE', key, math.ceil(tonumber(ARGV[i * 3]) * 1000))
+  redis.call('ZREMRANGEBYRANK', key, 0, -(tonumber(ARGV[i * 4 + 1]) + 1))
+  redis.call('PEXPIRE', key, math.ceil(tonumber(ARGV[i * 4 - 2]) * 1000))
 end
 return '0'
 """
@@ -226,9 +229,9 @@ class RedisStore:
 
     async def acquire(self, checks: Sequence[Check], now: float, members: Sequence[str]) -> float:
         async def remote() -> float:
-            args: list[Any] = [now, KEEP]
+            args: list[Any] = [now]
             for rule, _ in checks:
-                args += [rule.window, rule.limit, rule.cap]
+                args += [rule.window, rule.limit, rule.cap, rule.keep]
             found = await self._acquire(keys=[self._key(c) for c in checks], args=[*args, *members])
             return float(found)
 
