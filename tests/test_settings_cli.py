@@ -23,8 +23,8 @@ def test_production_needs_secret_and_database() -> None:
     with pytest.raises(ValidationError, match="SECRET_KEY"):
         Settings(env="production", database_url="postgresql://x@h/db")
     with pytest.raises(ValidationError, match="DATABASE_URL"):
-        Settings(env="production", secret_key="k")
-    prod = Settings(env="production", secret_key="k", database_url="postgresql://x@h/db")
+        Settings(env="production", secret_key="k" * 32)
+    prod = Settings(env="production", secret_key="k" * 32, database_url="postgresql://x@h/db")
     assert prod.cookie_secure and prod.resolved_database_url.startswith("postgresql+asyncpg://")
 
 

@@ -7,6 +7,7 @@ import gc
 
 import typer
 import uvicorn
+from pydantic import ValidationError
 
 from parlay.db.migrate import upgrade
 from parlay.settings import Settings
@@ -18,6 +19,18 @@ db_app = typer.Typer(help="Database commands.", no_args_is_help=True)
 user_app = typer.Typer(help="User accounts.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
+
+
+def _settings_or_exit() -> Settings:
+    """The settings, or a plain message and exit status 2 for a refused configuration."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            where = f"PARLAY_{str(error['loc'][0]).upper()}: " if error["loc"] else ""
+            message = error["msg"].removeprefix("Value error, ")
+            typer.echo(f"parlay: {where}{message}", err=True)
+        raise typer.Exit(2) from None
 
 
 @db_app.command("upgrade")
@@ -32,8 +45,9 @@ def db_upgrade() -> None:
 def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
     """Migrate, then serve the web app and API."""
     from parlay.main import create_app
+    from parlay.web.server import http_protocol
 
-    settings = Settings()
+    settings = _settings_or_exit()
     upgrade(settings.resolved_database_url)
     settings.resolved_secret_key()
     typer.echo(f"Parlay at http://{host}:{port}  (database: {settings.resolved_database_url})")
@@ -42,7 +56,15 @@ def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
     # of the cyclic collector's full passes, which otherwise rescan it under load.
     gc.collect()
     gc.freeze()
-    uvicorn.run(application, host=host, port=port, log_level="info", proxy_headers=False)
+    uvicorn.run(
+        application,
+        host=host,
+        port=port,
+        log_level="info",
+        proxy_headers=False,
+        # Closes connections that dawdle over their request headers (slowloris).
+        http=http_protocol(settings.header_timeout_seconds),
+    )
 
 
 @app.command()

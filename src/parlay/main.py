@@ -12,7 +12,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from parlay.container import Container
 from parlay.settings import Settings
-from parlay.web import errors, metrics, pages, ws
+from parlay.web import docs, errors, metrics, pages, ws
 from parlay.web.guard import Guard
 from parlay.web.routes import auth, rooms, scheduling
 
@@ -34,7 +34,7 @@ def create_app(settings: Settings, container: Container | None = None) -> FastAP
         title="Parlay",
         version="1",
         openapi_url="/api/openapi.json",
-        docs_url="/api/docs",
+        docs_url=None,  # our own page under the CSP: parlay.web.docs
         redoc_url=None,
         lifespan=lifespan,
     )
@@ -44,9 +44,15 @@ def create_app(settings: Settings, container: Container | None = None) -> FastAP
     app.state.hub = container.hub
     app.state.ready = False
     errors.install(app)
-    metrics.install(app, container.hub.connected_users)
+    token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
+    metrics.install(app, container.hub.connected_users, token=token)
+    docs.install(app)
 
-    app.add_middleware(Guard)
+    app.add_middleware(
+        Guard,
+        hsts=settings.env == "production",
+        body_timeout=settings.body_timeout_seconds,
+    )
     if settings.trusted_proxies:  # outermost: everything sees the client X-Forwarded-For names
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
 

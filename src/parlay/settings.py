@@ -15,9 +15,14 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+MIN_SECRET_KEY_LENGTH = 32
+
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="PARLAY_", extra="ignore")
+    # hide_input_in_errors: a refused configuration must not print the secrets it was given.
+    model_config = SettingsConfigDict(
+        env_prefix="PARLAY_", extra="ignore", hide_input_in_errors=True
+    )
 
     env: Literal["development", "test", "production"] = "development"
     data_dir: Path = Path("var")
@@ -41,6 +46,18 @@ class Settings(BaseSettings):
     auth_cache_seconds: float = Field(default=2.0, ge=0, le=60)
     #: How often the live-event pump polls the database as a safety net (seconds).
     event_poll_seconds: float = Field(default=2.0, gt=0)
+    #: A connection must finish sending a request's headers this soon after its first byte.
+    header_timeout_seconds: float = Field(default=10.0, gt=0, le=3600)
+    #: A request's whole body must arrive this soon after its headers.
+    body_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
+    #: ``/metrics`` wants ``Authorization: Bearer <this>``; unset = loopback clients only.
+    metrics_token: SecretStr | None = None
+
+    @field_validator("secret_key", "metrics_token")
+    @classmethod
+    def _empty_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
+        # ``PARLAY_SECRET_KEY=`` outside production means "generate one into data_dir".
+        return value if value is not None and value.get_secret_value() != "" else None
 
     @field_validator("trusted_proxies")
     @classmethod
@@ -67,8 +84,13 @@ class Settings(BaseSettings):
     def _refuse_unsafe(self) -> Settings:
         if self.now is not None and self.env != "test":
             raise ValueError("PARLAY_NOW pins the clock and is refused unless PARLAY_ENV=test")
-        if self.env == "production" and self.secret_key is None:
-            raise ValueError("PARLAY_SECRET_KEY is required when PARLAY_ENV=production")
+        key = self.secret_key.get_secret_value() if self.secret_key is not None else ""
+        if self.env == "production" and len(key.strip()) < MIN_SECRET_KEY_LENGTH:
+            raise ValueError(
+                f"PARLAY_SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters when "
+                "PARLAY_ENV=production; make one with: "
+                "python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
+            )
         if self.env == "production" and self.database_url == "":
             raise ValueError("PARLAY_DATABASE_URL is required when PARLAY_ENV=production")
         return self

@@ -64,8 +64,11 @@ async def optional_principal(request: Request) -> Principal | None:
     except Unauthenticated:
         return None
     if request.method not in SAFE_METHODS:
-        sent = request.headers.get("x-csrf-token", "")
-        if not principal.csrf_token or not hmac.compare_digest(sent, principal.csrf_token):
+        # Headers arrive decoded as latin-1; compare the raw bytes (compare_digest refuses a
+        # non-ASCII str with a TypeError: any header value must be a 403, never a 500).
+        sent = request.headers.get("x-csrf-token", "").encode("latin-1")
+        expected = (principal.csrf_token or "").encode()
+        if not expected or not hmac.compare_digest(sent, expected):
             raise CsrfFailed()
     return principal
 

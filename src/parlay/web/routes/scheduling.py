@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response
@@ -17,6 +16,8 @@ from parlay.web.schemas.scheduling import (
     AvailabilityIn,
     BookIn,
     CancelIn,
+    Day,
+    Instant,
     InviteIn,
     RescheduleIn,
     check_instant,
@@ -66,8 +67,8 @@ async def invite_dates(
     invite_id: str,
     ctx: CtxDep,
     user: UserDep,
-    first: Annotated[date, Query(alias="from")],
-    last: Annotated[date, Query(alias="to")],
+    first: Annotated[Day, Query(alias="from")],
+    last: Annotated[Day, Query(alias="to")],
     tz: TzParam = None,
 ) -> dict[str, list[str]]:
     found = await invites.list_dates(ctx, user, invite_id, first, last, tz)
@@ -79,7 +80,7 @@ async def invite_slots(
     invite_id: str,
     ctx: CtxDep,
     user: UserDep,
-    day: Annotated[date, Query(alias="date")],
+    day: Annotated[Day, Query(alias="date")],
     tz: TzParam = None,
 ) -> dict[str, Any]:
     zone, found = await invites.list_slots(ctx, user, invite_id, day, tz)
@@ -117,8 +118,8 @@ async def withdraw(invite_id: str, ctx: CtxDep, user: UserDep) -> Response:
 async def list_meetings(
     ctx: CtxDep,
     user: UserDep,
-    start_from: Annotated[datetime | None, Query(alias="from")] = None,
-    start_to: Annotated[datetime | None, Query(alias="to")] = None,
+    start_from: Annotated[Instant | None, Query(alias="from")] = None,
+    start_to: Annotated[Instant | None, Query(alias="to")] = None,
     room_id: Annotated[str | None, Query(max_length=64)] = None,
     cursor: CursorParam = None,
     limit: Limit = 50,
