@@ -31,6 +31,7 @@ BENCHES: list[str] = [
     "slot_engine",  # domain: slot computation vs Cal.com (pure CPU)
     "http_latency",  # HTTP request latency against a real server (bench/http_latency.py)
     "ws_delivery",  # live delivery latency over 500 WebSockets, server RSS
+    "booking_throughput",  # 50 simultaneous bookers across 10 hosts: bookings/s, no 5xx, no overlap
 ]
 
 
