@@ -128,3 +128,20 @@ async def connect_cookie(server: str, cookie: str | None) -> Any:
         origin=f"http://{server}",  # type: ignore[arg-type]
     )
     return ws, json.loads(await asyncio.wait_for(ws.recv(), 5))
+
+
+async def test_history_gives_the_cursor_to_resume_the_stream_from(
+    server: str, room: dict[str, Any], alice: Person, bob: Person
+) -> None:
+    """A client reads history, then opens its socket late: with the history's ``live_cursor``
+    it still receives everything posted in between, and nothing the page already showed."""
+    await post(alice, room["id"], "before the page")
+    page = (await bob.client.get(f"/api/v1/rooms/{room['id']}/messages")).json()
+    assert page["messages"][-1]["body"] == "before the page"
+    for body in ("between 1", "between 2"):
+        await post(alice, room["id"], body)
+    ws, hello = await connect(server, await token_of(bob), since=page["live_cursor"])
+    assert hello["cursor"] == page["live_cursor"]
+    created = [await next_of_type(ws, "message.created") for _ in range(2)]
+    assert [f["data"]["body"] for f in created] == ["between 1", "between 2"]
+    await ws.close()

@@ -81,12 +81,43 @@ function onFrame(event) {
   if (!frame || typeof frame !== 'object' || typeof frame.type !== 'string') return;
   if (frame.cursor !== undefined && frame.cursor !== null) cursor = String(frame.cursor);
   if (frame.type === 'hello') {
+    const floor = historyFloor;
+    historyFloor = null;
+    if (floor !== null && frame.resync !== true && BigInt(cursor) > BigInt(floor)) {
+      restartFrom(floor); // the stream began after what the history showed: go back to it
+      return;
+    }
     resolveReady();
     if (frame.resync === true) dispatch({ type: 'resync', data: { cursor } });
     return;
   }
   if (frame.type === 'pong') return;
   dispatch(frame);
+}
+
+let historyFloor = null;
+
+/**
+ * A history page was read at live cursor `c` (the `live_cursor` of GET .../messages): make sure
+ * the stream delivers every event after it, reconnecting with ?since=c if the stream started
+ * later (events already shown come again; subscribers recognise them by id).
+ */
+export function resumeFrom(c) {
+  if (c === undefined || c === null) return;
+  if (cursor === null) {
+    historyFloor = String(c); // no hello yet: checked when it comes
+  } else if (BigInt(cursor) > BigInt(c)) {
+    restartFrom(String(c));
+  }
+}
+
+function restartFrom(c) {
+  cursor = c;
+  const old = socket;
+  socket = null; // its close event is ours, not a network failure
+  clearInterval(pingTimer);
+  if (old) old.close(4000, 'resume from history');
+  connect();
 }
 
 function connect() {

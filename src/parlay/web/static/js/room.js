@@ -56,6 +56,7 @@ export class RoomView {
       const page = await api('GET', `/api/v1/rooms/${encodeURIComponent(this.roomId)}/messages?limit=${PAGE}`);
       for (const msg of page.messages) this.messages.set(msg.id, msg);
       this.nextCursor = page.next_cursor;
+      live.resumeFrom(page.live_cursor); // nothing between this page and the stream is lost
       this.renderAll();
       this.status.textContent = this.messages.size ? '' : 'No messages yet. Say hello!';
     } catch (err) {
