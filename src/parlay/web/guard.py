@@ -92,19 +92,22 @@ class _BoundedBody:
         self.deadline = asyncio.get_running_loop().time() + timeout
         self.received = 0
         self.complete = not declared
+        self.responding = False  # the response has started
         self.refused: BodyRefused | None = None
 
     async def __call__(self) -> Message:
         if self.refused is not None:
             raise self.refused
-        if self.complete:  # after the body only a disconnect can come: no deadline
-            return await self.receive()
-        try:
-            async with asyncio.timeout_at(self.deadline):
-                message = await self.receive()
-        except TimeoutError:
-            self.refused = BodyTimeout()
-            raise self.refused from None
+        if self.complete or self.responding:
+            # Only a disconnect is awaited now (a streaming response listens for one).
+            message = await self.receive()
+        else:
+            try:
+                async with asyncio.timeout_at(self.deadline):
+                    message = await self.receive()
+            except TimeoutError:
+                self.refused = BodyTimeout()
+                raise self.refused from None
         if message["type"] == "http.request":
             self.received += len(message.get("body", b""))
             if self.received > MAX_BODY_BYTES:
@@ -126,15 +129,12 @@ class Guard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = False
-
         refusal = _refusal(scope)
         body = _BoundedBody(receive, self.body_timeout, _declares_body(scope))
 
         async def send_secured(message: Message) -> None:
-            nonlocal started
             if message["type"] == "http.response.start":
-                started = True
+                body.responding = True
                 headers = MutableHeaders(scope=message)
                 for name, value in self.headers.items():
                     headers.setdefault(name, value)
@@ -152,13 +152,13 @@ class Guard:
             # Once the body was refused, whatever the app answers is replaced by the refusal.
             if body.refused is None:
                 await send_secured(message)
-            elif not started and message["type"] == "http.response.start":
+            elif not body.responding and message["type"] == "http.response.start":
                 await _send_refusal(body.refused, scope, send_secured)
 
         try:
             await self.app(scope, body, send_unless_refused)
         except BodyRefused as exc:
-            if started:
+            if body.responding:
                 raise
             await _send_refusal(exc, scope, send_secured)
 
