@@ -342,3 +342,52 @@ def test_time_taken_while_confirming(
     times.first.click()
     dialog.get_by_role("button", name="Confirm").click()
     expect(dialog.get_by_role("heading", name="Invite closed")).to_be_visible()
+
+
+def test_times_you_are_busy_are_marked_and_refused(
+    open_page: Any, pair: tuple[Account, Account], device: str, artifacts: Path
+) -> None:
+    """Mutual availability: Ben already has a meeting with Carol; on Ann's invite that time is
+    marked as his busy time, and confirming it tells him why it cannot be booked."""
+    ann_account, ben_account = pair
+    carol = open_page(time_zone="UTC")
+    carol_email = sign_up_by_api(carol, "Carol Clark")
+    ann = open_page(account=ann_account)
+    ann.goto("/")
+    wait_ready(ann)
+    room_id = create_room(ann, title("Mutual"), [ben_account.email, carol_email])
+    body = {"time_zone": "Europe/Berlin", "weekly": ALL_WEEK, "duration_minutes": 30}
+    carols = carol.request.post(
+        f"/api/v1/rooms/{room_id}/invites",
+        data=body,
+        headers={"X-CSRF-Token": carol.request.get("/api/v1/me").json()["csrf_token"]},
+    )
+    assert carols.status == 201, carols.text()
+    anns = api(ann, "POST", f"/api/v1/rooms/{room_id}/invites", body)
+    assert anns.status == 201, anns.text()
+
+    ben = open_page(account=ben_account)
+    open_room(ben, room_id, f"?invite={anns.json()['id']}")
+    dialog = ben.get_by_role("dialog")
+    start, label = pick_first_time(dialog)
+    # Ben books that very time with Carol (elsewhere, say in another tab).
+    booked = ben.request.post(
+        f"/api/v1/invites/{carols.json()['id']}/book",
+        data={"start": start},
+        headers={"X-CSRF-Token": ben.request.get("/api/v1/me").json()["csrf_token"]},
+    )
+    assert booked.status == 201, booked.text()
+    # Back on Ann's invite the time is still offered, marked as his busy time.
+    open_room(ben, room_id, f"?invite={anns.json()['id']}")
+    dialog = ben.get_by_role("dialog")
+    pick_first_time(dialog)
+    busy = dialog.locator(f".time-button[data-start='{start}']")
+    expect(busy).to_have_class(re.compile("is-viewer-busy"))
+    expect(busy).to_have_accessible_name(f"{label.splitlines()[0]}, you are busy then")
+    expect(busy).to_contain_text("You’re busy")
+    shot(ben, artifacts, device, "viewer-busy")
+    busy.click()
+    dialog.get_by_role("button", name="Confirm").click()
+    expect(dialog.get_by_role("alert")).to_have_text(
+        "You already have a meeting at this time; pick another."
+    )

@@ -446,17 +446,21 @@ class Picker {
     const items = slots.map((slot) => {
       const current = s.mode === 'reschedule' && s.meeting && sameInstant(slot.start, s.meeting.start);
       const text = formatTime(slot.start, s.zone);
+      // Mutual availability: the viewer has something else then (their meetings, calendars).
+      const yoursBusy = !current && slot.viewer_busy === true;
+      const label = current ? `${text}, the current time` : yoursBusy ? `${text}, you are busy then` : null;
+      const tag = current ? 'Current' : yoursBusy ? 'You’re busy' : null;
       const button = h(
         'button',
         {
           type: 'button',
-          class: 'time-button' + (current ? ' is-current' : ''),
+          class: 'time-button' + (current ? ' is-current' : '') + (yoursBusy ? ' is-viewer-busy' : ''),
           'aria-disabled': current ? 'true' : null,
-          'aria-label': current ? `${text}, the current time` : null,
+          'aria-label': label,
           dataset: { start: slot.start },
         },
         h('span', { text }),
-        current ? h('span', { class: 'time-tag', 'aria-hidden': 'true', text: 'Current' }) : null,
+        tag ? h('span', { class: 'time-tag', 'aria-hidden': 'true', text: tag }) : null,
       );
       button.addEventListener('click', () => {
         if (current) return;
@@ -534,10 +538,12 @@ Object.assign(steps, {
         return;
       } catch (err) {
         const code = err instanceof ApiError ? err.code : '';
-        if (code === 'slot_taken' || code === 'not_a_slot') {
-          s.alert = code === 'slot_taken'
-            ? 'That time was just taken — pick another.'
-            : 'That time is no longer open — pick another.';
+        if (code === 'slot_taken' || code === 'not_a_slot' || code === 'booker_busy') {
+          s.alert = {
+            slot_taken: 'That time was just taken — pick another.',
+            not_a_slot: 'That time is no longer open — pick another.',
+            booker_busy: err.message,
+          }[code];
           s.slot = null;
           forget(s);
           go('book', { mode: s.mode, session: s });
