@@ -66,9 +66,7 @@ async def serve() -> AsyncIterator[Callable[..., Any]]:
     using Parlay's protocol classes (as ``parlay serve`` does)."""
     servers: list[tuple[uvicorn.Server, asyncio.Task[None]]] = []
 
-    async def start(
-        asgi: Any, header_timeout: float = 10.0, kind: str = "auto"
-    ) -> tuple[str, int]:
+    async def start(asgi: Any, header_timeout: float = 10.0, kind: str = "auto") -> tuple[str, int]:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
@@ -193,7 +191,7 @@ async def test_a_body_that_does_not_arrive_in_time_gets_408(
         address = await serve(app)
         head = (
             b"POST /api/v1/auth/login HTTP/1.1\r\nHost: parlay\r\n"
-            b"Content-Type: application/json\r\nContent-Length: 200\r\n\r\n{\"email\": "
+            b'Content-Type: application/json\r\nContent-Length: 200\r\n\r\n{"email": '
         )
         raw = await asyncio.to_thread(_raw_exchange, address, head, [])
     status, body = _status_and_body(raw)
