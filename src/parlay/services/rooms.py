@@ -17,10 +17,11 @@ from parlay.services.access import access_room, is_member, members_by_room, room
 from parlay.services.accounts import normalize_email
 from parlay.services.context import Context
 from parlay.services.messages import add_message
-from parlay.services.uow import unit_of_work
+from parlay.services.uow import retrying, unit_of_work
 from parlay.services.views import RoomRead
 
 
+@retrying
 async def do_create_room(
     ctx: Context, creator: User, *, title: str, member_emails: list[str]
 ) -> RoomRead:
@@ -51,6 +52,7 @@ async def do_create_room(
         raise
 
 
+@retrying
 async def do_add_member(ctx: Context, actor: User, room_id: str, email: str) -> RoomRead:
     """Add the user with ``email`` (any member may add anyone; they are told live)."""
     await ctx.limiter.check_lookups(actor.id)
