@@ -90,8 +90,9 @@ async def invite_slots(
             {
                 "start": s.start.astimezone(zone).isoformat(),
                 "end": s.end.astimezone(zone).isoformat(),
+                "viewer_busy": busy,
             }
-            for s in found
+            for s, busy in found
         ],
     }
 
