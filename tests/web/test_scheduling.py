@@ -147,6 +147,7 @@ async def test_dates_and_slots_in_the_viewers_zone(
     assert ny["slots"][0] == {
         "start": "2026-12-01T03:00:00-05:00",
         "end": "2026-12-01T03:45:00-05:00",
+        "viewer_busy": False,
     }
 
     # Kiritimati (UTC+14) sees Tuesday's morning in Berlin on its Tuesday evening.
