@@ -1,4 +1,5 @@
 // The JSON API client: CSRF header on writes, 401 -> sign-in page, errors as ApiError.
+import { stop as stopLive } from './live.js';
 
 let csrfToken = null;
 let mePromise = null;
@@ -108,6 +109,7 @@ export function loadMe() {
 }
 
 export async function signOut() {
+  stopLive(); // our own socket is about to be closed as "signed out": we know, and go ourselves
   try {
     await api('POST', '/api/v1/auth/logout', undefined, { redirectOn401: false });
   } catch {

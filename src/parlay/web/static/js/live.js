@@ -196,6 +196,16 @@ export function start() {
   connect();
 }
 
+/** Close the socket for good (signing out: its 4401 must not race the sign-out's own page). */
+export function stop() {
+  stopped = true;
+  clearTimeout(retryTimer);
+  clearInterval(pingTimer);
+  const old = socket;
+  socket = null;
+  if (old) old.close(1000);
+}
+
 /** Drop the current socket (as a network failure would); it reconnects with ?since=. */
 export function dropForTesting() {
   if (socket) socket.close(4000, 'client drop');
