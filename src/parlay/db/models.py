@@ -81,6 +81,9 @@ class Message(Base):
     body: Mapped[str] = mapped_column(Text)
     invite_id: Mapped[str | None] = mapped_column(ID, nullable=True)
     meeting_id: Mapped[str | None] = mapped_column(ID, nullable=True)
+    # Meeting notices: {"action", "actor", "start", "end", ...} (instants RFC 3339 UTC) so each
+    # reader renders the sentence in their own zone; None for chat and for older notices.
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     __table_args__ = (Index("ix_messages_room_id_id", "room_id", "id"),)
