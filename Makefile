@@ -2,21 +2,33 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-stamp
+# Two stamps: `make run` needs only what serving needs; the test tools come with `make test`.
+RUN_STAMP  := $(VENV)/.installed-run
+TEST_STAMP := $(VENV)/.installed-test
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: install run test test-deep lint bench clean
+.PHONY: install install-test run test test-deep lint bench clean
 
-install: $(STAMP)
+install: $(RUN_STAMP)
 
-$(STAMP): pyproject.toml
+install-test: $(TEST_STAMP)
+
+$(VENV)/bin/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 	  { echo "Parlay needs Python 3.11 or newer (set PYTHON=...)"; exit 1; }
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(PYTHON) -m venv $(VENV)
+
+$(RUN_STAMP): pyproject.toml | $(VENV)/bin/python
+	@echo "==> installing Parlay into $(VENV)"
+	@$(BIN)/pip install --quiet -e .
+	@touch $(RUN_STAMP)
+
+# The test tools include everything serving needs, so this stamp satisfies `make run` too.
+$(TEST_STAMP): pyproject.toml | $(VENV)/bin/python
 	@echo "==> installing Parlay and its test tools into $(VENV)"
 	@$(BIN)/pip install --quiet -e '.[test]'
-	@touch $(STAMP)
+	@touch $(TEST_STAMP) $(RUN_STAMP)
 
 run: install
 	@$(BIN)/parlay db upgrade
@@ -25,7 +37,7 @@ run: install
 	@echo "==> open http://$(HOST):$(PORT)/ (Ctrl-C stops)"
 	@$(BIN)/parlay serve --host $(HOST) --port $(PORT)
 
-lint: install
+lint: install-test
 	@echo "==> ruff"
 	@$(BIN)/ruff check src tests bench
 	@$(BIN)/ruff format --check src tests bench
@@ -38,10 +50,10 @@ test: lint
 	@echo "==> tests"
 	@$(BIN)/pytest -q -p no:cacheprovider
 
-test-deep: install
+test-deep: install-test
 	@HYPOTHESIS_PROFILE=deep $(BIN)/pytest -q -p no:cacheprovider tests/domain
 
-bench: install
+bench: install-test
 	@$(BIN)/python bench/run.py
 
 clean:
