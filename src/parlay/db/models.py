@@ -23,6 +23,8 @@ class User(Base):
     email: Mapped[str] = mapped_column(String(320), unique=True)
     display_name: Mapped[str] = mapped_column(String(100))
     time_zone: Mapped[str] = mapped_column(String(64))
+    #: How the UI writes times: "auto" (the browser's locale), "12h" or "24h".
+    time_format: Mapped[str] = mapped_column(String(8), default="auto", server_default="auto")
     password_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
@@ -32,6 +34,9 @@ class AuthSession(Base):
 
     __tablename__ = "auth_sessions"
     token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    #: An opaque, stable name for the session (settings lists and revokes by it); never the
+    #: token nor its hash.
+    id: Mapped[str] = mapped_column(ID, unique=True, default=new_id)
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     csrf_token: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
