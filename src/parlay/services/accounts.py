@@ -299,11 +299,70 @@ async def do_revoke_token(ctx: Context, principal: Principal, token_id: str) -> 
     await _end_principal(ctx, "t:" + token_hash)
 
 
+class SessionRead(BaseModel):
+    """A login session as its owner sees it: an opaque id, never the token nor its hash."""
+
+    id: str
+    created_at: datetime
+    expires_at: datetime
+    #: True for the session the request came with.
+    current: bool
+
+
+async def list_sessions(ctx: Context, principal: Principal) -> list[SessionRead]:
+    """The caller's live (unexpired) login sessions, newest first.  From a session only, like
+    tokens: a leaked token cannot see or end the browser sessions."""
+    _require_session(principal)
+    query = (
+        select(AuthSession)
+        .where(AuthSession.user_id == principal.user.id, AuthSession.expires_at > ctx.now())
+        .order_by(AuthSession.created_at.desc(), AuthSession.id.desc())
+    )
+    async with ctx.db.read() as session:
+        rows = list((await session.scalars(query)).all())
+    return [
+        SessionRead(
+            id=row.id,
+            created_at=row.created_at,
+            expires_at=row.expires_at,
+            current="s:" + row.token_hash == principal.key,
+        )
+        for row in rows
+    ]
+
+
+async def do_revoke_session(ctx: Context, principal: Principal, session_id: str) -> bool:
+    """End one of the caller's sessions as a logout would (cache entries forgotten, sockets
+    closed on every node); True when it was the caller's own.  404 for any other id."""
+    _require_session(principal)
+    async with ctx.db.write() as session:
+        token_hash = await session.scalar(
+            delete(AuthSession)
+            .where(AuthSession.id == session_id, AuthSession.user_id == principal.user.id)
+            .returning(AuthSession.token_hash)
+        )
+    if token_hash is None:
+        raise NotFound("No such session.")
+    key = "s:" + token_hash
+    await _end_principal(ctx, key)
+    return key == principal.key
+
+
+TIME_FORMATS = ("auto", "12h", "24h")
+
+
 async def do_update_profile(
-    ctx: Context, user: User, *, display_name: str | None, time_zone: str | None
+    ctx: Context,
+    user: User,
+    *,
+    display_name: str | None,
+    time_zone: str | None,
+    time_format: str | None = None,
 ) -> User:
     if time_zone is not None:
         parse_time_zone(time_zone)
+    if time_format is not None and time_format not in TIME_FORMATS:
+        raise InvalidInput("The clock must be auto, 12h or 24h.", field="time_format")
     async with ctx.db.write() as session:
         row = await session.get(User, user.id)
         assert row is not None
@@ -311,6 +370,8 @@ async def do_update_profile(
             row.display_name = display_name.strip()
         if time_zone is not None:
             row.time_zone = time_zone
+        if time_format is not None:
+            row.time_format = time_format
     ctx.principals.forget_user(user.id)
     return row
 

@@ -9,17 +9,27 @@ from pydantic import BaseModel
 
 from parlay.db.models import Room, User
 
+TimeFormat = Literal["auto", "12h", "24h"]
+
 
 class UserRead(BaseModel):
     id: str
     email: str
     display_name: str
     time_zone: str
+    #: How the UI writes times: "auto" follows the browser's locale.
+    time_format: TimeFormat = "auto"
 
     @classmethod
     def of(cls, user: User) -> UserRead:
+        stored = user.time_format
+        time_format: TimeFormat = "12h" if stored == "12h" else "24h" if stored == "24h" else "auto"
         return cls(
-            id=user.id, email=user.email, display_name=user.display_name, time_zone=user.time_zone
+            id=user.id,
+            email=user.email,
+            display_name=user.display_name,
+            time_zone=user.time_zone,
+            time_format=time_format,
         )
 
 

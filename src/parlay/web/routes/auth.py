@@ -61,9 +61,31 @@ async def me(principal: PrincipalDep) -> MeRead:
 @router.patch("/me", response_model=UserRead)
 async def update_me(body: ProfileIn, ctx: CtxDep, user: UserDep) -> UserRead:
     updated = await accounts.do_update_profile(
-        ctx, user, display_name=body.display_name, time_zone=body.time_zone
+        ctx,
+        user,
+        display_name=body.display_name,
+        time_zone=body.time_zone,
+        time_format=body.time_format,
     )
     return UserRead.of(updated)
+
+
+# Sessions, like tokens, are managed from a cookie session only (403 session_required).
+@router.get("/me/sessions")
+async def list_sessions(ctx: CtxDep, principal: PrincipalDep) -> dict[str, Any]:
+    """The caller's live login sessions, newest first (one page: sessions are few)."""
+    found = await accounts.list_sessions(ctx, principal)
+    return {"sessions": [s.model_dump(mode="json") for s in found], "next_cursor": None}
+
+
+@router.delete("/me/sessions/{session_id}", status_code=204)
+async def revoke_session(
+    session_id: str, response: Response, ctx: CtxDep, principal: PrincipalDep
+) -> None:
+    """Sign a session out as logout does (its sockets close with 4401 on every node); the
+    caller's own session also loses its cookie.  404 for an unknown id or someone else's."""
+    if await accounts.do_revoke_session(ctx, principal, session_id):
+        response.delete_cookie(SESSION_COOKIE, path="/")
 
 
 # Tokens are managed from a cookie session only: a Bearer caller gets 403 session_required.

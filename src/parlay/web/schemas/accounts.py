@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
@@ -31,6 +31,8 @@ class LoginIn(Body):
 class ProfileIn(Body):
     display_name: DisplayName | None = None
     time_zone: TimeZoneName | None = None
+    #: How the UI writes times: "auto" (the browser's locale), "12h" or "24h".
+    time_format: Literal["auto", "12h", "24h"] | None = None
 
 
 class TokenIn(Body):
