@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import os
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
+from urllib.parse import urljoin
 
+import httpx
 import pytest
 from pydantic import ValidationError
 
 from parlay.settings import Settings
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 def test_pinned_clock_only_in_test_env(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -54,3 +61,108 @@ def test_demo_is_idempotent(tmp_path: Path) -> None:
     with sqlite3.connect(tmp_path / "parlay.db") as db:
         assert db.execute("select count(*) from users").fetchone() == (3,)
         assert db.execute("select count(*) from rooms").fetchone() == (1,)
+
+
+def test_listen_address_decides_the_default_base_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PARLAY_BASE_URL", raising=False)
+    assert Settings().for_listen_address("127.0.0.1", 8101).base_url == "http://127.0.0.1:8101"
+    assert Settings().for_listen_address("0.0.0.0", 9000).base_url == "http://127.0.0.1:9000"
+    assert Settings().for_listen_address("::", 9000).base_url == "http://[::1]:9000"
+    assert Settings().for_listen_address("::1", 9000).base_url == "http://[::1]:9000"
+    assert Settings().for_listen_address("localhost", 80).base_url == "http://localhost:80"
+    monkeypatch.setenv("PARLAY_BASE_URL", "")  # empty counts as unset
+    assert Settings().for_listen_address("127.0.0.1", 8101).base_url == "http://127.0.0.1:8101"
+    # An explicit PARLAY_BASE_URL (a proxy, a real domain) wins.
+    monkeypatch.setenv("PARLAY_BASE_URL", "https://meet.example.org")
+    assert Settings().for_listen_address("0.0.0.0", 8101).base_url == "https://meet.example.org"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_serve_links_follow_its_port(tmp_path: Path) -> None:
+    """`parlay serve --port P` without PARLAY_BASE_URL: the join link, the .ics (its URL and its
+    LOCATION/URL/DESCRIPTION) and the Google/Outlook links all point at port P."""
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("PARLAY_")}
+    env = {
+        **inherited,
+        "PARLAY_ENV": "test",
+        "PARLAY_DATA_DIR": str(tmp_path),
+        "PARLAY_RATE_LIMITS": "off",
+        "PARLAY_NOW": "2026-12-01T06:00:00Z",
+    }
+    cli = [sys.executable, "-c", "from parlay.cli import app; app()"]
+    log = (tmp_path / "serve.log").open("wb")
+    proc = subprocess.Popen(
+        [*cli, "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, (tmp_path / "serve.log").read_text()
+            assert time.monotonic() < deadline, "parlay serve did not answer /healthz"
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)  # polling the health check
+
+        people = []
+        for name in ("Hana Host", "Bo Booker"):
+            client = httpx.Client(base_url=url, timeout=10)
+            email = f"{name.split()[0].lower()}-{port}@example.com"
+            body = {"email": email, "password": "a good password", "display_name": name}
+            assert client.post("/api/v1/auth/signup", json=body).status_code == 201
+            login = {"email": email, "password": body["password"]}
+            assert client.post("/api/v1/auth/login", json=login).status_code == 200
+            client.headers["X-CSRF-Token"] = client.get("/api/v1/me").json()["csrf_token"]
+            people.append((client, email))
+        (host, _), (booker, booker_email) = people
+        room = host.post("/api/v1/rooms", json={"title": "Port", "member_emails": [booker_email]})
+        assert room.status_code == 201, room.text
+        every_day = {d: [{"start": "00:00", "end": "24:00"}] for d in WEEKDAYS}
+        invite = host.post(
+            f"/api/v1/rooms/{room.json()['id']}/invites",
+            json={"time_zone": "UTC", "weekly": every_day, "duration_minutes": 30},
+        )
+        assert invite.status_code == 201, invite.text
+        booked = booker.post(
+            f"/api/v1/invites/{invite.json()['id']}/book", json={"start": "2026-12-02T10:00:00Z"}
+        )
+        assert booked.status_code == 201, booked.text
+        meeting = booked.json()
+        meeting = meeting.get("meeting", meeting)
+
+        assert meeting["join_url"].startswith(f"{url}/m/")
+        assert f"127.0.0.1%3A{port}" in meeting["google_url"]
+        assert f"127.0.0.1%3A{port}" in meeting["outlook_url"]
+        assert ":8000" not in meeting["google_url"] + meeting["outlook_url"]
+        ics_url = urljoin(url + "/", meeting["ics_url"])
+        assert ics_url.startswith(f"{url}/")
+        ics = booker.get(ics_url)
+        assert ics.status_code == 200
+        unfolded = ics.text.replace("\r\n ", "")
+        assert f"LOCATION:{meeting['join_url']}" in unfolded
+        assert f"URL:{meeting['join_url']}" in unfolded
+        assert f"DESCRIPTION:Join the video meeting: {meeting['join_url']}" in unfolded
+        assert ":8000" not in unfolded
+        # The join link itself answers on this server.
+        assert httpx.get(meeting["join_url"], timeout=10).status_code == 200
+        for client, _ in people:
+            client.close()
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()

@@ -47,10 +47,12 @@ def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
     from parlay.main import create_app
     from parlay.web.server import http_protocol
 
-    settings = _settings_or_exit()
+    # Without PARLAY_BASE_URL, join links and calendar files point at the address served here.
+    settings = _settings_or_exit().for_listen_address(host, port)
     upgrade(settings.resolved_database_url)
     settings.resolved_secret_key()
     typer.echo(f"Parlay at http://{host}:{port}  (database: {settings.resolved_database_url})")
+    typer.echo(f"Links in meetings and calendar files use {settings.base_url}")
     application = create_app(settings)
     # Everything alive now (modules, models, routes) lives as long as the process: keep it out
     # of the cyclic collector's full passes, which otherwise rescan it under load.

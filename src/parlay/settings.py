@@ -16,6 +16,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIN_SECRET_KEY_LENGTH = 32
+DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 
 
 class Settings(BaseSettings):
@@ -32,7 +33,9 @@ class Settings(BaseSettings):
     now: datetime | None = Field(
         default=None, description="Pinned clock (RFC 3339), only with PARLAY_ENV=test."
     )
-    base_url: str = "http://127.0.0.1:8000"
+    #: The public URL in join links and calendar files.  Unset, ``parlay serve`` uses the
+    #: address it listens on (see ``for_listen_address``); other commands use this default.
+    base_url: str = DEFAULT_BASE_URL
     rate_limits: Literal["on", "off"] = "on"
     #: Proxies whose X-Forwarded-For names the client (comma-separated IPs or CIDRs); empty
     #: trusts none, so the client is the connecting peer.
@@ -110,6 +113,14 @@ class Settings(BaseSettings):
     def cookie_secure(self) -> bool:
         return self.env == "production"
 
+    def for_listen_address(self, host: str, port: int) -> Settings:
+        """These settings as ``parlay serve --host H --port P`` runs them: without an explicit
+        ``PARLAY_BASE_URL`` (an empty one counts as unset), join links and calendar files
+        point at the address the server listens on."""
+        if "base_url" in self.model_fields_set and self.base_url.strip():
+            return self
+        return self.model_copy(update={"base_url": listen_url(host, port)})
+
     def resolved_secret_key(self) -> str:
         """The secret key; for the embedded default it is generated once into ``data_dir``."""
         if self.secret_key is not None:
@@ -120,6 +131,19 @@ class Settings(BaseSettings):
             path.write_text(secrets.token_urlsafe(48))
             path.chmod(0o600)
         return path.read_text().strip()
+
+
+def listen_url(host: str, port: int) -> str:
+    """The URL a browser on this machine uses to reach a server listening on ``host:port``
+    (the wildcard addresses become loopback; IPv6 literals get brackets)."""
+    host = host.strip().strip("[]")
+    if host in ("", "0.0.0.0"):
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
 
 
 def to_async_url(url: str) -> str:
