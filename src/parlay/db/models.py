@@ -88,7 +88,7 @@ class Message(Base):
     meeting_id: Mapped[str | None] = mapped_column(ID, nullable=True)
     # Meeting notices: {"action", "actor", "start", "end", ...} (instants RFC 3339 UTC) so each
     # reader renders the sentence in their own zone; None for chat and for older notices.
-    data: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     __table_args__ = (Index("ix_messages_room_id_id", "room_id", "id"),)

@@ -12,9 +12,8 @@ Every use case here re-runs itself when the database reports a lost race (``retr
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
@@ -45,7 +44,7 @@ from parlay.services.context import Context
 from parlay.services.invites import terms_of
 from parlay.services.messages import add_message, emit_message_updated
 from parlay.services.schedules import add_holds, drop_holds, lock_schedules, move_holds
-from parlay.services.scheduling_views import MeetingRead, meeting_read
+from parlay.services.scheduling_views import MeetingRead, meeting_read, notice_data
 from parlay.services.uow import UnitOfWork, retrying, unit_of_work
 
 AROUND = timedelta(days=1)
@@ -94,9 +93,10 @@ async def _insert_or_taken(uow: UnitOfWork) -> None:
         raise SlotTaken(field="start") from exc
 
 
-def _when(instant: datetime, zone: str) -> str:
-    local = instant.astimezone(ZoneInfo(zone))
-    return f"{local:%a %d %b %Y, %H:%M} ({zone})"
+def _when(instant: datetime) -> str:
+    """The plain-text fallback of a notice's time, for API clients: always UTC, labelled (the
+    browser renders each reader's own zone from the notice's data)."""
+    return f"{instant.astimezone(UTC):%a %d %b %Y, %H:%M} UTC"
 
 
 @retrying
@@ -155,12 +155,10 @@ async def do_book(
         assert room is not None
         host = await uow.session.get(User, invite.host_id)
         assert host is not None
-        body = (
-            f"{user.display_name} booked a meeting with {host.display_name}: "
-            f"{_when(start, invite.time_zone)}."
-        )
+        body = f"{user.display_name} booked a meeting with {host.display_name}: {_when(start)}."
+        data = notice_data("booked", user, host=host, start=start, end=end)
         message = await add_message(
-            uow, room, sender=user, kind="meeting", body=body, meeting_id=meeting.id
+            uow, room, sender=user, kind="meeting", body=body, meeting_id=meeting.id, data=data
         )
         meeting.message_id = message.id
         await _refresh_message(uow, invite.message_id)
@@ -201,12 +199,18 @@ def _state(meeting: Meeting) -> MeetingState:
 
 
 async def _announce_change(
-    uow: UnitOfWork, meeting: Meeting, actor: User, event: str, text: str
+    uow: UnitOfWork, meeting: Meeting, actor: User, event: str, text: str, data: dict[str, Any]
 ) -> MeetingRead:
     room = await uow.session.get(Room, meeting.room_id)
     assert room is not None
     await add_message(
-        uow, room, sender=actor, kind="meeting_update", body=text, meeting_id=meeting.id
+        uow,
+        room,
+        sender=actor,
+        kind="meeting_update",
+        body=text,
+        meeting_id=meeting.id,
+        data=data,
     )
     await _refresh_message(uow, meeting.message_id)
     invite = await uow.session.get(Invite, meeting.invite_id)
@@ -258,11 +262,19 @@ async def do_reschedule(
             )
         )
         text = _with_reason(
-            f"{user.display_name} moved the meeting from {_when(old_start, invite.time_zone)} "
-            f"to {_when(start, invite.time_zone)}.",
+            f"{user.display_name} moved the meeting from {_when(old_start)} to {_when(start)}.",
             reason,
         )
-        return await _announce_change(uow, meeting, user, "meeting.rescheduled", text)
+        data = notice_data(
+            "rescheduled",
+            user,
+            start=moved.start,
+            end=moved.end,
+            from_start=old_start,
+            to_start=moved.start,
+            reason=reason,
+        )
+        return await _announce_change(uow, meeting, user, "meeting.rescheduled", text, data)
 
 
 @retrying
@@ -284,4 +296,5 @@ async def do_cancel(ctx: Context, user: User, meeting_id: str, reason: str | Non
         )
         await uow.session.flush()
         text = _with_reason(f"{user.display_name} cancelled the meeting.", reason)
-        return await _announce_change(uow, meeting, user, "meeting.cancelled", text)
+        data = notice_data("cancelled", user, start=meeting.start, end=meeting.end, reason=reason)
+        return await _announce_change(uow, meeting, user, "meeting.cancelled", text, data)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import case, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -59,8 +61,10 @@ async def add_message(
     body: str,
     invite_id: str | None = None,
     meeting_id: str | None = None,
+    data: dict[str, Any] | None = None,
 ) -> MessageRead:
-    """Insert a message, bump the room's activity and emit ``message.created`` to members."""
+    """Insert a message, bump the room's activity and emit ``message.created`` to members.
+    ``data``: a meeting notice's structured content (see ``scheduling_views.notice_data``)."""
     message = Message(
         room_id=room.id,
         sender_id=sender.id if sender else None,
@@ -68,6 +72,7 @@ async def add_message(
         body=body,
         invite_id=invite_id,
         meeting_id=meeting_id,
+        data=data,
         created_at=uow.now,
     )
     uow.session.add(message)

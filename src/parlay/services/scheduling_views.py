@@ -6,14 +6,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parlay.db.models import Message, User
 from parlay.db.scheduling_models import Invite, Meeting, MeetingHistory, MeetingParticipant
 from parlay.mail.ics import CalendarEntry, Person, google_link, outlook_link
-from parlay.services.views import MemberRead
+from parlay.services.views import MemberRead, NoticeRead
 
 
 class HistoryRead(BaseModel):
@@ -168,14 +168,54 @@ async def invite_read(session: AsyncSession, invite: Invite, base_url: str) -> I
     )
 
 
+def notice_of(message: Message) -> NoticeRead | None:
+    """The structured notice of a meeting message (None for older rows or unreadable data)."""
+    if message.kind not in ("meeting", "meeting_update") or not message.data:
+        return None
+    try:
+        return NoticeRead.model_validate(message.data)
+    except ValidationError:
+        return None
+
+
+def notice_data(
+    action: str,
+    actor: User,
+    *,
+    host: User | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    from_start: datetime | None = None,
+    to_start: datetime | None = None,
+    reason: str | None = None,
+) -> dict[str, Any]:
+    """The ``messages.data`` of a meeting notice: JSON with RFC 3339 UTC instants."""
+    notice = NoticeRead(
+        action=action,  # type: ignore[arg-type]
+        actor=MemberRead.of(actor),
+        host=MemberRead.of(host) if host else None,
+        start=start,
+        end=end,
+        from_start=from_start,
+        to_start=to_start,
+        reason=reason,
+    )
+    return notice.model_dump(mode="json", exclude_none=True)
+
+
 async def embedded_state(session: AsyncSession, message: Message, base_url: str) -> dict[str, Any]:
-    """The current invite or meeting a room message shows (a reloaded room shows the truth)."""
+    """The current invite or meeting a room message shows (a reloaded room shows the truth),
+    and a meeting notice's structured data."""
     if message.kind == "meeting_invite" and message.invite_id:
         invite = await session.get(Invite, message.invite_id)
         if invite is not None:
             return {"meeting_invite": (await invite_read(session, invite, base_url)).model_dump()}
+    extra: dict[str, Any] = {}
     if message.kind in ("meeting", "meeting_update") and message.meeting_id:
         meeting = await session.get(Meeting, message.meeting_id)
         if meeting is not None:
-            return {"meeting": (await meeting_read(session, meeting, base_url)).model_dump()}
-    return {}
+            extra["meeting"] = (await meeting_read(session, meeting, base_url)).model_dump()
+    notice = notice_of(message)
+    if notice is not None:
+        extra["notice"] = notice
+    return extra

@@ -63,6 +63,23 @@ class RoomRead(BaseModel):
 
 
 MessageKind = Literal["text", "meeting_invite", "meeting", "meeting_update", "system"]
+NoticeAction = Literal["booked", "rescheduled", "cancelled"]
+
+
+class NoticeRead(BaseModel):
+    """What a meeting notice says, as data: each reader renders the sentence in their own time
+    zone.  Instants are UTC.  ``booked``: actor, host, start, end; ``rescheduled``: actor,
+    from_start, to_start (= start), start, end, reason; ``cancelled``: actor, start, end,
+    reason."""
+
+    action: NoticeAction
+    actor: MemberRead
+    host: MemberRead | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    from_start: datetime | None = None
+    to_start: datetime | None = None
+    reason: str | None = None
 
 
 class MessageRead(BaseModel):
@@ -73,4 +90,7 @@ class MessageRead(BaseModel):
     body: str
     meeting_invite: dict[str, Any] | None = None
     meeting: dict[str, Any] | None = None
+    #: Meeting notices (kinds ``meeting`` and ``meeting_update``) written since revision 0005;
+    #: None for other kinds and older notices (render ``body`` then).
+    notice: NoticeRead | None = None
     created_at: datetime
