@@ -1,7 +1,7 @@
 // The signed-in app shell: user menu, room list, home or room view, live updates.
 import { loadMe, signOut } from './api.js';
 import { hueOf, initials } from './dom.js';
-import { setViewerZone } from './format.js';
+import { setFallbackZone } from './format.js';
 import * as live from './live.js';
 import { setupMenu } from './menu.js';
 import { RoomList } from './rooms.js';
@@ -51,7 +51,7 @@ function setupLiveBanner() {
 async function main_() {
   setupLiveBanner();
   const me = await loadMe();
-  setViewerZone(me.time_zone);
+  setFallbackZone(me.time_zone); // times follow the browser's zone; the saved one only if it has none
   setupUser(me);
 
   const roomList = new RoomList({

@@ -231,9 +231,12 @@ class Picker {
     let target = s.focusDate && inMonth(s.focusDate) ? s.focusDate : null;
     if (!target && s.selectedDate && inMonth(s.selectedDate)) target = s.selectedDate;
     if (!target && available) target = [...available].sort()[0] || null;
+    // While the month's dates load, today (or the 1st) holds the tab stop only for now: once
+    // they are known, focus moves on to the first open date.
+    const provisional = !target && !available;
     if (!target && inMonth(s.today)) target = s.today;
     if (!target) target = ymd(month.y, month.m, 1);
-    s.focusDate = target;
+    s.focusDate = provisional ? null : target;
 
     const rows = [];
     let cells = [];
@@ -469,7 +472,39 @@ class Picker {
       });
       return h('li', {}, button);
     });
-    this.timesBody.replaceChildren(h('ul', { class: 'time-list', 'aria-label': `Times on ${formatPlainDate(s.selectedDate)}` }, items));
+    const list = h('ul', { class: 'time-list', 'aria-label': `Times on ${formatPlainDate(s.selectedDate)}` }, items);
+    this.timesBody.replaceChildren(list, ...this.moreTimesCue(list));
+  }
+
+  /**
+   * "More times below": a fade and a button pinned to the bottom of whatever scrolls the times
+   * (the list's own box on wide screens, the sheet on a phone), shown while the end of the
+   * list is out of view. Pressing it brings the next times up and focuses the first of them.
+   */
+  moreTimesCue(list) {
+    this.moreObserver?.disconnect();
+    const end = h('div', { class: 'times-end', 'aria-hidden': 'true' });
+    const button = h('button', { type: 'button', class: 'times-more-button', hidden: true }, 'More times below', icon('down', 'icon icon-small'));
+    button.addEventListener('click', () => {
+      const edge = button.getBoundingClientRect().top;
+      const next = [...list.querySelectorAll('.time-button')].find((b) => b.getBoundingClientRect().bottom > edge);
+      if (!next) return;
+      const scroller = this.timesBody.scrollHeight > this.timesBody.clientHeight + 1
+        && getComputedStyle(this.timesBody).overflowY !== 'visible'
+        ? this.timesBody
+        : this.timesBody.closest('.dialog-body');
+      const top = scroller ? scroller.getBoundingClientRect().top : 0;
+      (scroller || document.scrollingElement).scrollBy({ top: next.getBoundingClientRect().top - top - 12 });
+      next.focus({ preventScroll: true });
+    });
+    if ('IntersectionObserver' in window) {
+      this.moreObserver = new IntersectionObserver((entries) => {
+        // Nothing follows the list, so an end out of view is an end below.
+        button.hidden = entries[entries.length - 1].isIntersecting;
+      });
+      this.moreObserver.observe(end);
+    }
+    return [end, h('div', { class: 'times-more' }, button)];
   }
 }
 

@@ -108,7 +108,7 @@ function calendarMenu(meeting) {
   const button = h(
     'button',
     { type: 'button', class: 'button button-small button-secondary', 'aria-expanded': 'false', 'aria-controls': id },
-    icon('calendar', 'icon icon-small'), 'Add to calendar', icon('down', 'icon icon-small'),
+    icon('calendar', 'icon icon-small sc-cal-icon'), 'Add to calendar', icon('down', 'icon icon-small'),
   );
   const item = (href, text, iconName, extra = {}) => h(
     'a',
@@ -123,6 +123,11 @@ function calendarMenu(meeting) {
     item(meeting.outlook_url, 'Outlook', 'microsoft'),
   );
   setupMenu(button, popup);
+  // The menu opens below its button (never over the card's title and time); near the bottom
+  // of the room, the room scrolls just enough to show all of it.
+  button.addEventListener('click', () => {
+    if (!popup.hidden) popup.scrollIntoView({ block: 'nearest' });
+  });
   return h('div', { class: 'menu sc-menu-wrap' }, button, popup);
 }
 

@@ -1,15 +1,37 @@
-// Time formatting with Intl, in the viewer's time zone.
+// Time formatting with Intl, in the reader's time zone.
+//
+// One rule for every time shown anywhere: the reader's current zone is the browser's own
+// (Intl's resolvedOptions, i.e. where the device is now); the account's saved zone is only a
+// fallback when the browser reports no usable zone. Where a time could be mistaken it carries
+// the zone's short name ("10:30 – 11:00 GMT", "15:30 CET", "GMT-5"), see the *Zoned helpers.
 
-let viewerZone;
-
-export function setViewerZone(zone) {
+function knownZone(zone) {
+  if (!zone || typeof zone !== 'string') return undefined;
   try {
     new Intl.DateTimeFormat(undefined, { timeZone: zone });
-    viewerZone = zone;
+    return zone;
   } catch {
-    viewerZone = undefined; // unknown to this browser: fall back to the device zone
+    return undefined; // unknown to this browser
   }
 }
+
+function detectedZone() {
+  try {
+    return knownZone(Intl.DateTimeFormat().resolvedOptions().timeZone);
+  } catch {
+    return undefined;
+  }
+}
+
+let viewerZone = detectedZone();
+
+/** The account's saved zone: used only when the browser reports no zone of its own. */
+export function setFallbackZone(zone) {
+  viewerZone = detectedZone() || knownZone(zone);
+}
+
+/** Old name of setFallbackZone: the saved zone no longer overrides the browser's. */
+export const setViewerZone = setFallbackZone;
 
 export function browserZone() {
   try {
@@ -46,9 +68,10 @@ export function formatMessageTime(iso, now = new Date()) {
 export function formatFull(iso) {
   const date = new Date(iso);
   if (Number.isNaN(date.getTime())) return '';
-  return new Intl.DateTimeFormat(undefined, {
+  const text = new Intl.DateTimeFormat(undefined, {
     dateStyle: 'full', timeStyle: 'short', timeZone: viewerZone,
   }).format(date);
+  return `${text} ${zoneName(date)}`;
 }
 
 /** The zone times are shown in (the viewer's, else the device's). */
@@ -101,6 +124,39 @@ export function formatTimeRange(startIso, endIso, zone) {
 /** "Wed 3 Dec, 09:30" in the zone. */
 export function formatWhen(iso, zone) {
   return `${formatShortDay(iso, zone)}, ${formatTime(iso, zone)}`;
+}
+
+/** The zone's short name at that instant, in the reader's locale: "GMT", "BST", "CET",
+ * "EST" or "GMT-5", "GMT+9", "UTC" (default zone: the reader's). */
+export function zoneName(iso, zone) {
+  const date = iso instanceof Date ? iso : new Date(iso);
+  const timeZone = zone || viewerZone;
+  try {
+    const parts = new Intl.DateTimeFormat(undefined, { timeZone, timeZoneName: 'short', hour: 'numeric' }).formatToParts(date);
+    const name = parts.find((part) => part.type === 'timeZoneName')?.value;
+    if (name) return name;
+  } catch {
+    // an invalid date or zone: fall through to the zone's own name
+  }
+  return timeZone || browserZone();
+}
+
+/** "09:30 GMT" in the zone. */
+export function formatTimeZoned(iso, zone) {
+  return `${formatTime(iso, zone)} ${zoneName(iso, zone)}`;
+}
+
+/** "09:30 – 10:00 GMT" in the zone (both ends labelled when a clock change falls between). */
+export function formatTimeRangeZoned(startIso, endIso, zone) {
+  const first = zoneName(startIso, zone);
+  const last = zoneName(endIso, zone);
+  const start = first === last ? formatTime(startIso, zone) : `${formatTime(startIso, zone)} ${first}`;
+  return `${start} – ${formatTime(endIso, zone)} ${last}`;
+}
+
+/** "Wed 3 Dec, 09:30 GMT" in the zone. */
+export function formatWhenZoned(iso, zone) {
+  return `${formatWhen(iso, zone)} ${zoneName(iso, zone)}`;
 }
 
 /** A plain date "2026-12-03" as "Wednesday 3 December 2026" (no zone shifts). */

@@ -1,6 +1,6 @@
 // The room view: header, history with "Load earlier", live updates, composer.
 import { api, ApiError } from './api.js';
-import { hueOf, initials, setFieldError } from './dom.js';
+import { h, hueOf, icon, initials, setFieldError } from './dom.js';
 import * as live from './live.js';
 import { renderMessage } from './messages.js';
 import { memberLine } from './rooms.js';
@@ -26,6 +26,10 @@ export class RoomView {
     this.input = document.getElementById('composer-input');
     this.sendButton = document.getElementById('send-button');
     this.error = document.getElementById('composer-error');
+    // Whether the reader is at (or near) the newest message; kept from their own scrolling,
+    // so content growing above or a taller composer keeps them there instead of hiding it.
+    this.pinned = true;
+    this.newPill = null;
   }
 
   get context() {
@@ -41,6 +45,7 @@ export class RoomView {
     });
     live.subscribe('resync', () => this.reload());
     this.setupComposer();
+    this.setupPinning();
     this.loadEarlierButton.addEventListener('click', () => this.loadEarlier());
 
     try {
@@ -150,16 +155,53 @@ export class RoomView {
 
   scrollToBottom() {
     this.scroller.scrollTop = this.scroller.scrollHeight;
+    this.pinned = true;
+    this.showNewPill(false);
+  }
+
+  /**
+   * Keep a reader who is at the bottom there whatever changes size (a card re-sent above, a
+   * tall notice, the composer growing); a reader who scrolled up stays where they are.
+   */
+  setupPinning() {
+    this.newPill = h(
+      'button',
+      { type: 'button', class: 'new-messages-pill', hidden: true },
+      icon('down', 'icon icon-small'),
+      'New messages',
+    );
+    this.newPill.addEventListener('click', () => {
+      this.scrollToBottom();
+      this.scroller.focus({ preventScroll: true }); // the pill hides; focus stays in the room
+    });
+    this.form.before(h('div', { class: 'new-messages-anchor' }, this.newPill));
+    this.scroller.addEventListener('scroll', () => {
+      this.pinned = this.nearBottom();
+      if (this.pinned) this.showNewPill(false);
+    }, { passive: true });
+    if ('ResizeObserver' in window) {
+      const keep = () => {
+        if (this.pinned) this.scroller.scrollTop = this.scroller.scrollHeight;
+      };
+      const observer = new ResizeObserver(keep);
+      observer.observe(this.list);
+      observer.observe(this.scroller);
+    }
+  }
+
+  showNewPill(show) {
+    if (this.newPill) this.newPill.hidden = !show;
   }
 
   /** Add or replace a message (deduplicated by id). */
   upsert(message, { live: isLive = false, own = false } = {}) {
     const isNew = !this.messages.has(message.id);
-    const stick = own || this.nearBottom();
+    const stick = own || this.pinned || this.nearBottom();
     this.messages.set(message.id, message);
     this.renderAll();
     if (this.messages.size) this.status.textContent = '';
-    if (isNew && (stick || !isLive)) this.scrollToBottom();
+    if (stick || (isNew && !isLive)) this.scrollToBottom();
+    else if (isNew && isLive) this.showNewPill(true);
   }
 
   async loadEarlier() {
@@ -177,6 +219,7 @@ export class RoomView {
       this.nextCursor = page.next_cursor;
       this.renderAll();
       this.scroller.scrollTop = this.scroller.scrollHeight - before;
+      this.pinned = this.nearBottom();
     } catch (err) {
       this.status.textContent = err.message;
     } finally {
