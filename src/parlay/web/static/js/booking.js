@@ -4,7 +4,7 @@
 import { api, ApiError, loadMe } from './api.js';
 import { h, hueOf, icon, initials } from './dom.js';
 import {
-  dateIn, formatDay, formatPlainDate, formatTime, formatTimeRange, formatWhen, timeZones, todayIn, viewerTimeZone,
+  dateIn, formatDay, formatPlainDate, formatTime, formatTimeRange, formatTimeRangeZoned, formatWhenZoned, timeZones, todayIn, viewerTimeZone,
 } from './format.js';
 import { closeScheduler, currentGeneration, footer, openStep, showStep, steps } from './schedule.js';
 
@@ -91,7 +91,7 @@ function hostLine(session) {
   const { invite, mode, meeting } = session;
   const meta = [h('span', { class: 'book-chip' }, icon('clock', 'icon icon-small'), `${invite.duration_minutes} min`)];
   if (mode === 'reschedule' && meeting) {
-    meta.push(h('span', { class: 'book-chip' }, icon('calendar', 'icon icon-small'), `Currently ${formatWhen(meeting.start, session.zone)}`));
+    meta.push(h('span', { class: 'book-chip' }, icon('calendar', 'icon icon-small'), `Currently ${formatWhenZoned(meeting.start, session.zone)}`));
   }
   return h(
     'div',
@@ -104,7 +104,7 @@ function hostLine(session) {
 // ---------- the picker (month + times) ----------
 
 function newSession(invite, mode, meeting, me) {
-  const zone = viewerTimeZone() || me.time_zone;
+  const zone = viewerTimeZone(); // the browser's zone (the saved one only if it has none); changeable
   const today = todayIn(zone);
   const session = {
     invite, mode, meeting, me, zone, today,
@@ -597,10 +597,10 @@ Object.assign(steps, {
       'div',
       { class: 'summary-card' },
       h('p', { class: 'summary-date' }, icon('calendar', 'icon'), h('span', { text: formatDay(slot.start, s.zone) })),
-      h('p', { class: 'summary-time' }, icon('clock', 'icon'), h('span', { text: `${formatTimeRange(slot.start, slot.end, s.zone)} · ${s.invite.duration_minutes} min` })),
+      h('p', { class: 'summary-time' }, icon('clock', 'icon'), h('span', { text: `${formatTimeRangeZoned(slot.start, slot.end, s.zone)} · ${s.invite.duration_minutes} min` })),
       h('p', { class: 'summary-zone' }, icon('globe', 'icon'), h('span', { text: `Times in ${zoneLabel(s.zone)}` })),
       resched
-        ? h('p', { class: 'summary-was' }, icon('repeat', 'icon'), h('span', { text: `Moves it from ${formatWhen(s.meeting.start, s.zone)}` }))
+        ? h('p', { class: 'summary-was' }, icon('repeat', 'icon'), h('span', { text: `Moves it from ${formatWhenZoned(s.meeting.start, s.zone)}` }))
         : h('p', { class: 'summary-with' }, icon('user', 'icon'), h('span', { text: `With ${s.invite.host.display_name}` })),
     );
     const content = h(
@@ -711,7 +711,7 @@ Object.assign(steps, {
       h('div', { class: 'summary-card' },
         h('p', { class: 'summary-title', text: meeting.title }),
         h('p', { class: 'summary-date' }, icon('calendar', 'icon'), h('span', { text: formatDay(meeting.start, zone) })),
-        h('p', { class: 'summary-time' }, icon('clock', 'icon'), h('span', { text: formatTimeRange(meeting.start, meeting.end, zone) }))),
+        h('p', { class: 'summary-time' }, icon('clock', 'icon'), h('span', { text: formatTimeRangeZoned(meeting.start, meeting.end, zone) }))),
       h('div', { class: 'field' },
         h('label', { for: 'cancel-reason', text: 'Reason (optional)' }),
         reason,

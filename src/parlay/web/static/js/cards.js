@@ -3,7 +3,7 @@
 // "meeting_update" line. The meeting card is re-sent (message.updated) whenever it changes.
 import { api } from './api.js';
 import { h, icon } from './dom.js';
-import { formatDay, formatTimeRange, formatWhen, viewerTimeZone } from './format.js';
+import { formatDay, formatTimeRangeZoned, formatWhen, formatWhenZoned, viewerTimeZone, zoneName } from './format.js';
 import * as live from './live.js';
 import { setupMenu } from './menu.js';
 import { registerRenderer } from './messages.js';
@@ -25,7 +25,7 @@ function remember(meeting) {
 }
 
 function bookedText(meeting) {
-  const text = `Booked: ${formatWhen(meeting.start)}`;
+  const text = `Booked: ${formatWhenZoned(meeting.start)}`;
   return meeting.status === 'cancelled' ? `${text} · cancelled` : text;
 }
 
@@ -141,7 +141,10 @@ function lastReason(meeting) {
 
 function renderMeeting(message) {
   const meeting = remember(message.meeting);
-  if (!meeting) return h('p', { class: 'msg-body', text: message.body });
+  if (!meeting) {
+    const nodes = noticeNodes(message.notice);
+    return nodes ? h('p', { class: 'msg-body' }, nodes) : h('p', { class: 'msg-body', text: message.body });
+  }
   const cancelled = meeting.status === 'cancelled';
   const zone = viewerTimeZone();
   const badge = h('span', { class: `badge ${cancelled ? 'badge-danger' : 'badge-ok'}`, text: cancelled ? 'Cancelled' : 'Scheduled' });
@@ -149,7 +152,7 @@ function renderMeeting(message) {
     'div',
     { class: 'meeting-when' },
     h('p', { class: 'meeting-day' }, h('time', { datetime: meeting.start, text: formatDay(meeting.start, zone, { year: false }) })),
-    h('p', { class: 'meeting-time', text: `${formatTimeRange(meeting.start, meeting.end, zone)} · ${meeting.duration_minutes} min` }),
+    h('p', { class: 'meeting-time', text: `${formatTimeRangeZoned(meeting.start, meeting.end, zone)} · ${meeting.duration_minutes} min` }),
   );
   const title = h('p', { class: 'sc-title meeting-title', text: meeting.title });
   const note = lastReason(meeting);
@@ -186,14 +189,55 @@ function renderMeeting(message) {
   );
 }
 
+// ---------- notices, rendered per reader from their data ----------
+
+function timeOf(iso, text) {
+  return h('time', { datetime: iso, text });
+}
+
+/** "Wed 2 Dec, 10:30 to Thu 3 Dec, 11:00 GMT": one label when both read in the same one. */
+function fromTo(fromIso, toIso) {
+  const sameLabel = zoneName(fromIso) === zoneName(toIso);
+  return [
+    timeOf(fromIso, sameLabel ? formatWhen(fromIso) : formatWhenZoned(fromIso)),
+    ' to ',
+    timeOf(toIso, formatWhenZoned(toIso)),
+  ];
+}
+
+/**
+ * The sentence of a meeting notice in the reader's zone, as nodes, from its structured data
+ * (message.notice); null when it cannot be rendered (older notices fall back to the body).
+ */
+export function noticeNodes(notice) {
+  if (!notice || !notice.actor) return null;
+  const who = notice.actor.display_name;
+  const reason = notice.reason ? ` Reason: ${notice.reason}` : '';
+  if (notice.action === 'rescheduled' && notice.from_start && notice.to_start) {
+    return [`${who} moved the meeting from `, ...fromTo(notice.from_start, notice.to_start), `.${reason}`];
+  }
+  if (notice.action === 'cancelled') {
+    return [`${who} cancelled the meeting.${reason}`];
+  }
+  if (notice.action === 'booked' && notice.start) {
+    const host = notice.host ? ` with ${notice.host.display_name}` : '';
+    return [`${who} booked a meeting${host}: `, timeOf(notice.start, formatWhenZoned(notice.start)), '.'];
+  }
+  return null;
+}
+
 function renderUpdate(message) {
   if (message.meeting) remember(message.meeting);
-  const cancelled = / cancelled the meeting\.$/.test(String(message.body).split(' Reason: ')[0]);
+  const notice = message.notice;
+  const nodes = noticeNodes(notice);
+  const cancelled = notice
+    ? notice.action === 'cancelled'
+    : / cancelled the meeting\.$/.test(String(message.body).split(' Reason: ')[0]); // older rows
   return h(
     'span',
     { class: `msg-update${cancelled ? ' is-cancel' : ''}` },
     icon(cancelled ? 'ban' : 'repeat', 'icon icon-small'),
-    h('span', { class: 'msg-body', text: message.body }),
+    nodes ? h('span', { class: 'msg-body' }, nodes) : h('span', { class: 'msg-body', text: message.body }),
   );
 }
 
