@@ -19,9 +19,11 @@ $(VENV)/bin/python:
 	  { echo "Parlay needs Python 3.11 or newer (set PYTHON=...)"; exit 1; }
 	@$(PYTHON) -m venv $(VENV)
 
+# --no-compile: byte-compiling every installed module costs more than the install itself;
+# Python compiles the few modules serving imports on first use.
 $(RUN_STAMP): pyproject.toml | $(VENV)/bin/python
 	@echo "==> installing Parlay into $(VENV)"
-	@$(BIN)/pip install --quiet -e .
+	@$(BIN)/pip install --quiet --no-compile -e .
 	@touch $(RUN_STAMP)
 
 # The test tools include everything serving needs, so this stamp satisfies `make run` too.
@@ -30,8 +32,8 @@ $(TEST_STAMP): pyproject.toml | $(VENV)/bin/python
 	@$(BIN)/pip install --quiet -e '.[test]'
 	@touch $(TEST_STAMP) $(RUN_STAMP)
 
+# `parlay demo` and `parlay serve` both migrate first.
 run: install
-	@$(BIN)/parlay db upgrade
 	@echo "==> demo people (sign in with any of them):"
 	@$(BIN)/parlay demo
 	@echo "==> open http://$(HOST):$(PORT)/ (Ctrl-C stops)"
