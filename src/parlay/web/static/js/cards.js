@@ -3,16 +3,15 @@
 // "meeting_update" line. The meeting card is re-sent (message.updated) whenever it changes.
 import { api } from './api.js';
 import { h, icon } from './dom.js';
+import { calendarMenu } from './calendar_menu.js';
 import { formatDay, formatTimeRangeZoned, formatWhen, formatWhenZoned, viewerTimeZone, zoneName } from './format.js';
 import * as live from './live.js';
-import { setupMenu } from './menu.js';
 import { registerRenderer } from './messages.js';
 import { openBooking, openCancel } from './booking.js';
 
 // The newest state seen of each meeting (from meeting cards and live meeting.* events), so
 // an invite card still shows the right "Booked:" time after a reschedule.
 const latest = new Map();
-let menuCount = 0;
 
 function remember(meeting) {
   if (!meeting || !meeting.id) return meeting;
@@ -101,35 +100,6 @@ function renderInvite(message, { me }) {
 }
 
 // ---------- the meeting ----------
-
-function calendarMenu(meeting) {
-  menuCount += 1;
-  const id = `add-to-calendar-${menuCount}`;
-  const button = h(
-    'button',
-    { type: 'button', class: 'button button-small button-secondary', 'aria-expanded': 'false', 'aria-controls': id },
-    icon('calendar', 'icon icon-small sc-cal-icon'), 'Add to calendar', icon('down', 'icon icon-small'),
-  );
-  const item = (href, text, iconName, extra = {}) => h(
-    'a',
-    { class: 'menu-item', href, target: '_blank', rel: 'noopener noreferrer', ...extra },
-    icon(iconName), text,
-  );
-  const popup = h(
-    'div',
-    { class: 'menu-popup sc-menu', id, hidden: true },
-    item(meeting.ics_url, 'Download .ics', 'download', { download: 'meeting.ics' }),
-    item(meeting.google_url, 'Google Calendar', 'google'),
-    item(meeting.outlook_url, 'Outlook', 'microsoft'),
-  );
-  setupMenu(button, popup);
-  // The menu opens below its button (never over the card's title and time); near the bottom
-  // of the room, the room scrolls just enough to show all of it.
-  button.addEventListener('click', () => {
-    if (!popup.hidden) popup.scrollIntoView({ block: 'nearest' });
-  });
-  return h('div', { class: 'menu sc-menu-wrap' }, button, popup);
-}
 
 function lastReason(meeting) {
   const entry = [...(meeting.history || [])].reverse().find((e) => e.action !== 'booked');
