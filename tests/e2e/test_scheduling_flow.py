@@ -307,7 +307,8 @@ def test_time_taken_while_confirming(
     # He looks at the times in Berlin's zone instead of his own.
     expect(dialog.get_by_text("Times in America/New_York")).to_be_visible()
     dialog.get_by_role("button", name="Change").click()
-    dialog.get_by_label("Time zone for the times").select_option("Europe/Berlin")
+    dialog.get_by_role("combobox", name="Time zone for the times").fill("berlin")
+    dialog.get_by_role("option", name="Europe/Berlin").click()
     expect(dialog.get_by_text("Times in Europe/Berlin")).to_be_visible()
     start, _label = pick_first_time(dialog)
     assert start.endswith("+01:00") or start.endswith("+02:00"), start

@@ -54,6 +54,13 @@ async def home(request: Request) -> Response:
     return _page(request, "app.html", room_id="")
 
 
+@router.get("/settings")
+async def settings_page(request: Request) -> Response:
+    if not _signed_in(request):
+        return RedirectResponse(f"/login?next={quote('/settings', safe='')}", status_code=303)
+    return _page(request, "settings.html")
+
+
 @router.get("/rooms/{room_id}")
 async def room_page(request: Request, room_id: str) -> Response:
     if not _signed_in(request):

@@ -1,7 +1,7 @@
 // The signed-in app shell: user menu, room list, home or room view, live updates.
 import { loadMe, signOut } from './api.js';
 import { hueOf, initials } from './dom.js';
-import { setFallbackZone } from './format.js';
+import { setFallbackZone, setHourCycle } from './format.js';
 import * as live from './live.js';
 import { setupMenu } from './menu.js';
 import { RoomList } from './rooms.js';
@@ -52,6 +52,7 @@ async function main_() {
   setupLiveBanner();
   const me = await loadMe();
   setFallbackZone(me.time_zone); // times follow the browser's zone; the saved one only if it has none
+  setHourCycle(me.time_format);
   setupUser(me);
 
   const roomList = new RoomList({

@@ -4,9 +4,10 @@
 import { api, ApiError, loadMe } from './api.js';
 import { h, hueOf, icon, initials } from './dom.js';
 import {
-  dateIn, formatDay, formatPlainDate, formatTime, formatTimeRange, formatTimeRangeZoned, formatWhenZoned, timeZones, todayIn, viewerTimeZone,
+  dateIn, formatDay, formatPlainDate, formatTime, formatTimeRange, formatTimeRangeZoned, formatWhenZoned, todayIn, viewerTimeZone,
 } from './format.js';
 import { closeScheduler, currentGeneration, footer, openStep, showStep, steps } from './schedule.js';
+import { zonePicker } from './zonepicker.js';
 
 const WEEKDAYS = ['Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday', 'Sunday'];
 const DONE_CLOSE_MS = 2500;
@@ -161,16 +162,14 @@ class Picker {
 
     this.timesTitle = h('h3', { class: 'times-title', id: 'times-title' });
     this.zoneText = h('strong', {});
-    this.zoneSelect = h('select', { class: 'tz-select', id: 'book-tz', hidden: true, 'aria-label': 'Time zone for the times' },
-      timeZones(session.zone).map((zone) => h('option', { value: zone, text: zoneLabel(zone) })));
-    this.zoneSelect.value = session.zone;
-    this.zoneSelect.addEventListener('change', () => this.changeZone(this.zoneSelect.value));
-    this.zoneButton = h('button', { type: 'button', class: 'link-button tz-change', 'aria-expanded': 'false', 'aria-controls': 'book-tz' }, 'Change');
+    this.zonePicker = zonePicker({ id: 'book-tz', value: session.zone, label: 'Time zone for the times', onChange: (zone) => this.changeZone(zone) });
+    this.zoneSelect = h('div', { class: 'tz-picker-box', id: 'book-tz-box', hidden: true }, this.zonePicker.element);
+    this.zoneButton = h('button', { type: 'button', class: 'link-button tz-change', 'aria-expanded': 'false', 'aria-controls': 'book-tz-box' }, 'Change');
     this.zoneButton.addEventListener('click', () => {
       const show = this.zoneSelect.hidden;
       this.zoneSelect.hidden = !show;
       this.zoneButton.setAttribute('aria-expanded', String(show));
-      if (show) this.zoneSelect.focus();
+      if (show) this.zonePicker.focus();
     });
     this.timesBody = h('div', { class: 'times-body', 'aria-live': 'polite' });
     this.timesPane = h(

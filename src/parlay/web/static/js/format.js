@@ -51,7 +51,7 @@ function dayKey(date) {
 export function formatMessageTime(iso, now = new Date()) {
   const date = new Date(iso);
   if (Number.isNaN(date.getTime())) return '';
-  const time = { hour: 'numeric', minute: '2-digit', timeZone: viewerZone };
+  const time = withClock({ hour: 'numeric', minute: '2-digit', timeZone: viewerZone });
   if (dayKey(date) === dayKey(now)) {
     return new Intl.DateTimeFormat(undefined, time).format(date);
   }
@@ -68,9 +68,9 @@ export function formatMessageTime(iso, now = new Date()) {
 export function formatFull(iso) {
   const date = new Date(iso);
   if (Number.isNaN(date.getTime())) return '';
-  const text = new Intl.DateTimeFormat(undefined, {
+  const text = new Intl.DateTimeFormat(undefined, withClock({
     dateStyle: 'full', timeStyle: 'short', timeZone: viewerZone,
-  }).format(date);
+  })).format(date);
   return `${text} ${zoneName(date)}`;
 }
 
@@ -95,7 +95,7 @@ export function timeZones(...extra) {
 function fmt(iso, options, zone) {
   const date = iso instanceof Date ? iso : new Date(iso);
   if (Number.isNaN(date.getTime())) return '';
-  return new Intl.DateTimeFormat(undefined, { ...options, timeZone: zone || viewerZone }).format(date);
+  return new Intl.DateTimeFormat(undefined, withClock({ ...options, timeZone: zone || viewerZone })).format(date);
 }
 
 /** "09:30" / "9:30 AM" in the zone (default: the viewer's). */
@@ -179,8 +179,22 @@ export function dateIn(iso, zone) {
   }).format(new Date(iso));
 }
 
-/** True when the locale writes times with AM/PM. */
+let hourCycle = 'auto'; // the account's clock: 'auto' (the locale's), '12h' or '24h'
+
+/** `options` with the account's clock when it is not "auto" and a time of day is shown. */
+function withClock(options) {
+  if (hourCycle === 'auto' || !(options.hour || options.timeStyle)) return options;
+  return { ...options, hourCycle: hourCycle === '12h' ? 'h12' : 'h23' };
+}
+
+/** Follow the account's clock setting ("auto" | "12h" | "24h"); anything else means auto. */
+export function setHourCycle(pref) {
+  hourCycle = pref === '12h' || pref === '24h' ? pref : 'auto';
+}
+
+/** True when times are written with AM/PM: the account's clock, else the locale's. */
 export function uses12Hour() {
+  if (hourCycle !== 'auto') return hourCycle === '12h';
   try {
     const cycle = new Intl.DateTimeFormat(undefined, { hour: 'numeric' }).resolvedOptions().hourCycle;
     return cycle === 'h12' || cycle === 'h11';

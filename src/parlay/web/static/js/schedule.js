@@ -4,8 +4,8 @@
 // (month view, times, confirm, cancel) to the same dialog.
 import { api, ApiError, loadMe } from './api.js';
 import { h, icon } from './dom.js';
-import { timeZones } from './format.js';
 import { DAYS, WeeklyEditor, draftFrom, weeklyOf } from './weekly.js';
+import { canonicalZone, zonePicker } from './zonepicker.js';
 
 let dialog = null;
 let titleEl = null;
@@ -120,7 +120,7 @@ async function loadShare() {
     loadMe(),
     api('GET', '/api/v1/me/availability').catch(() => null),
   ]);
-  const zone = typical?.time_zone || me.time_zone || 'UTC';
+  const zone = canonicalZone(typical?.time_zone || me.time_zone || 'UTC');
   return {
     timeZone: zone,
     draft: draftFrom(typical?.weekly || {}),
@@ -196,14 +196,13 @@ export const steps = {
     }
     const share = state.share;
     const formError = h('p', { class: 'form-error', role: 'alert' });
-    const zoneSelect = h(
-      'select',
-      { id: 'share-tz', name: 'time_zone', 'aria-describedby': 'share-tz-hint' },
-      timeZones(share.timeZone).map((zone) => h('option', { value: zone, text: zone })),
-    );
-    zoneSelect.value = share.timeZone;
-    zoneSelect.addEventListener('change', () => {
-      share.timeZone = zoneSelect.value;
+    const zoneSelect = zonePicker({
+      id: 'share-tz',
+      value: share.timeZone,
+      describedBy: 'share-tz-hint',
+      onChange: (zone) => {
+        share.timeZone = zone;
+      },
     });
     const editor = new WeeklyEditor(share.draft, {
       onChange: () => {
@@ -245,7 +244,7 @@ export const steps = {
         'div',
         { class: 'field share-tz' },
         h('label', { for: 'share-tz', text: 'Time zone' }),
-        zoneSelect,
+        zoneSelect.element,
         h('p', { class: 'hint visually-hidden', id: 'share-tz-hint', text: 'The hours below are in this time zone.' }),
       ),
       h('h3', { class: 'section-title', text: 'Weekly hours' }),
@@ -254,7 +253,7 @@ export const steps = {
       formError,
       footer(next),
     );
-    return { title, content, size: 'medium', focus: zoneSelect };
+    return { title, content, size: 'medium', focus: zoneSelect.input };
   },
 
   duration({ go, close, room }) {

@@ -13,7 +13,8 @@ function describe(token) {
   return `${created} · ${used}`;
 }
 
-function build() {
+/** Build the tokens panel; in `host` (the settings page) when given, else in a dialog. */
+function build(host = null) {
   const status = h('p', { class: 'dialog-note', role: 'status' });
   const list = h('ul', { class: 'token-list', 'aria-labelledby': 'tokens-list-title' });
   const nameInput = h('input', {
@@ -42,22 +43,27 @@ function build() {
     { type: 'button', class: 'icon-button dialog-close', 'aria-label': 'Close', onclick: () => dialog.close() },
     icon('close'),
   );
-  dialog = h(
-    'dialog',
-    { class: 'dialog', id: 'tokens-dialog', 'aria-labelledby': 'tokens-title' },
-    h('div', { class: 'dialog-head' }, h('h2', { class: 'dialog-title', id: 'tokens-title', text: 'API tokens' }), close),
-    h(
-      'div',
-      { class: 'dialog-body' },
-      h('p', { class: 'dialog-lede', text: 'A token lets a script use the Parlay API as you. Revoke the ones you no longer use.' }),
-      form,
-      shown,
-      h('h3', { class: 'token-list-title', id: 'tokens-list-title', text: 'Your tokens' }),
-      status,
-      list,
-    ),
+  const body = h(
+    'div',
+    { class: host ? 'tokens-panel' : 'dialog-body' },
+    h('p', { class: host ? 'hint' : 'dialog-lede', text: 'A token lets a script use the Parlay API as you. Revoke the ones you no longer use.' }),
+    form,
+    shown,
+    h('h3', { class: 'token-list-title', id: 'tokens-list-title', text: 'Your tokens' }),
+    status,
+    list,
   );
-  dialog.addEventListener('close', () => {
+  if (host) {
+    host.append(body);
+  } else {
+    dialog = h(
+      'dialog',
+      { class: 'dialog', id: 'tokens-dialog', 'aria-labelledby': 'tokens-title' },
+      h('div', { class: 'dialog-head' }, h('h2', { class: 'dialog-title', id: 'tokens-title', text: 'API tokens' }), close),
+      body,
+    );
+  }
+  dialog?.addEventListener('close', () => {
     secret.value = '';
     shown.hidden = true;
     if (returnTo && returnTo.isConnected) returnTo.focus();
@@ -135,8 +141,13 @@ function build() {
     }
   });
 
-  document.body.append(dialog);
+  if (dialog) document.body.append(dialog);
   return refresh;
+}
+
+/** The same panel inline, in `host` (the settings page). */
+export function mountTokens(host) {
+  build(host)();
 }
 
 let refreshList = null;
