@@ -9,8 +9,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from parlay.domain.errors import Unauthenticated
 from parlay.services import meetings
-from parlay.web.deps import SESSION_COOKIE
+from parlay.web.deps import SESSION_COOKIE, optional_principal
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -74,7 +75,29 @@ async def room_page(request: Request, room_id: str) -> Response:
 
 @router.get("/m/{join_token}")
 async def join_page(request: Request, join_token: str) -> Response:
-    meeting = await meetings.get_join_details(request.app.state.ctx, join_token)
+    # A signed-in member of the meeting's room also gets the way back to the room.
+    try:
+        principal = await optional_principal(request)
+    except Unauthenticated:
+        principal = None
+    viewer = principal.user if principal is not None else None
+    meeting = await meetings.get_join_details(request.app.state.ctx, join_token, viewer)
     if meeting is None:
         return _page(request, "not_found.html", status_code=404)
     return _page(request, "join.html", meeting=meeting)
+
+
+@router.get("/m/{join_token}/meeting.ics")
+async def join_ics(request: Request, join_token: str) -> Response:
+    """The meeting's .ics for whoever holds the join link (no room link in it)."""
+    content = await meetings.get_join_ics(request.app.state.ctx, join_token)
+    if content is None:
+        return _page(request, "not_found.html", status_code=404)
+    return Response(
+        content,
+        media_type="text/calendar; charset=utf-8",
+        headers={
+            "Content-Disposition": 'attachment; filename="meeting.ics"',
+            "Cache-Control": "no-store",
+        },
+    )
