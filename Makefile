@@ -18,6 +18,8 @@ $(VENV)/bin/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 	  { echo "Parlay needs Python 3.11 or newer (set PYTHON=...)"; exit 1; }
 	@$(PYTHON) -m venv $(VENV)
+	@# A current pip resolves the dependencies in about half the time of the one venv bundles.
+	@$(BIN)/pip install --quiet --no-compile --upgrade pip
 
 # --no-compile: byte-compiling every installed module costs more than the install itself;
 # Python compiles the few modules serving imports on first use.
