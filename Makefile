@@ -14,11 +14,11 @@ install: $(RUN_STAMP)
 
 install-test: $(TEST_STAMP)
 
+# A current pip resolves the dependencies in about half the time of the one venv bundles.
 $(VENV)/bin/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 	  { echo "Parlay needs Python 3.11 or newer (set PYTHON=...)"; exit 1; }
 	@$(PYTHON) -m venv $(VENV)
-	@# A current pip resolves the dependencies in about half the time of the one venv bundles.
 	@$(BIN)/pip install --quiet --no-compile --upgrade pip
 
 # --no-compile: byte-compiling every installed module costs more than the install itself;
