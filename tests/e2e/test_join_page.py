@@ -116,6 +116,7 @@ def test_join_page_calendar_room_link_and_cancellation(
     assert f"LOCATION:{join_url}" in unfolded and room_id not in unfolded
     assert booker_email not in unfolded  # nor the other participants' addresses
     assert room_id not in guest.content()
+    assert guest.request.get("/m/not-a-token/meeting.ics").status == 404
     screenshot(guest, artifacts, device, "join-guest-menu")
     assert_accessible(guest, f"the join page, signed out ({device})")
 
