@@ -4,6 +4,8 @@
 // (Intl's resolvedOptions, i.e. where the device is now); the account's saved zone is only a
 // fallback when the browser reports no usable zone. Where a time could be mistaken it carries
 // the zone's short name ("10:30 – 11:00 GMT", "15:30 CET", "GMT-5"), see the *Zoned helpers.
+// Zone names are canonical: a browser reporting "Asia/Calcutta" reads as "Asia/Kolkata".
+import { canonicalZone } from './zonepicker.js';
 
 function knownZone(zone) {
   if (!zone || typeof zone !== 'string') return undefined;
@@ -17,7 +19,7 @@ function knownZone(zone) {
 
 function detectedZone() {
   try {
-    return knownZone(Intl.DateTimeFormat().resolvedOptions().timeZone);
+    return knownZone(canonicalZone(Intl.DateTimeFormat().resolvedOptions().timeZone));
   } catch {
     return undefined;
   }
@@ -35,7 +37,7 @@ export const setViewerZone = setFallbackZone;
 
 export function browserZone() {
   try {
-    return Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
+    return canonicalZone(Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC');
   } catch {
     return 'UTC';
   }
