@@ -677,7 +677,7 @@ def test_runs_as_a_module_on_the_given_port() -> None:
             "parlay_emulators.microsoft",
             "--port",
             str(port),
-            "--seed",
+            "--account",
             "demo@outlook.com",
         ]
     )

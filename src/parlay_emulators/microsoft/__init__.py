@@ -1,7 +1,8 @@
 """A local Microsoft identity platform (v2.0) + Microsoft Graph v1.0 calendar emulator.
 
 ``create_app()`` returns the ASGI app; ``python -m parlay_emulators.microsoft --port P`` serves it.
-Routes, the control API under ``/_emulator/`` and what is and is not emulated: see README.md here.
+Routes, the control API under ``/_emulator/`` and what is and is not emulated: see ``control.py`` and the
+README's "Emulators" paragraph.
 """
 
 from .app import create_app

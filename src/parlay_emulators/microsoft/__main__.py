@@ -1,4 +1,4 @@
-"""``python -m parlay_emulators.microsoft --port P [--host H] [--seed EMAIL ...]``."""
+"""``python -m parlay_emulators.microsoft --port P [--host H] [--account EMAIL ...]``."""
 
 from __future__ import annotations
 
@@ -15,17 +15,17 @@ def main(argv: list[str] | None = None) -> None:
         prog="python -m parlay_emulators.microsoft", description=__doc__
     )
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8302)
+    parser.add_argument("--port", type=int, default=8202)
     parser.add_argument(
-        "--seed",
+        "--account",
         action="append",
         default=[],
         metavar="EMAIL",
-        help="a personal account to create at start",
+        help="seed a personal account (repeat)",
     )
     args = parser.parse_args(argv)
     store = Store()
-    for email in args.seed:
+    for email in args.account:
         store.add_account(email, mail=email)
     uvicorn.run(create_app(store), host=args.host, port=args.port, log_level="warning")
 
