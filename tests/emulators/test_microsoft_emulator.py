@@ -282,7 +282,7 @@ def test_revoked_refresh_token_is_invalid_grant_with_an_aadsts_body(http: httpx.
     assert {"timestamp", "trace_id", "correlation_id"} <= body.keys()
     # The access token already issued lives on until it expires, unless revoked too.
     assert http.get("/v1.0/me", headers=bearer(tokens)).status_code == 200
-    http.post("/_emulator/accounts/alice@outlook.com/revoke", json={"access_tokens": True})
+    http.post("/_emulator/revoke", json={"account": "alice@outlook.com", "access_tokens": True})
     assert_graph_error(
         http.get("/v1.0/me", headers=bearer(tokens)), 401, "InvalidAuthenticationToken"
     )
@@ -630,7 +630,7 @@ def test_a_lost_answer_then_a_retry_with_the_transaction_id_makes_no_duplicate(
     tokens = sign_in(http)
     http.post(
         "/_emulator/faults",
-        json={"path": "/v1.0/me/events", "method": "POST", "status": 504, "when": "after"},
+        json={"path": "/v1.0/me/events", "method": "POST", "status": 504, "after": True},
     )
     lost = http.post("/v1.0/me/events", json=_meeting(), headers=bearer(tokens))
     assert lost.status_code == 504 and lost.json()["error"]["code"] == "gatewayTimeout"

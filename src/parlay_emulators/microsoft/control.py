@@ -1,4 +1,23 @@
-"""The emulator's own control API under ``/_emulator/`` (not Microsoft's): seed, revoke, fail, read."""
+"""The control API under /_emulator/ (not part of Microsoft's): seed, revoke, fail, inspect.
+
+``{account}`` is an account's id, e-mail or userPrincipalName.
+
+| route | body | effect |
+|---|---|---|
+| POST /_emulator/reset | | forget everything |
+| POST /_emulator/accounts | `{userPrincipalName, mail?, displayName?, kind?: personal or work, on_premises?, time_zone?, id?, calendars?: [name]}` | an account with its default calendar "Calendar" (+ the named ones); `on_premises` mailboxes answer `MailboxNotEnabledForRESTAPI` on calendar routes |
+| GET /_emulator/accounts | | the accounts and their calendars |
+| PATCH /_emulator/accounts/{account} | `{on_premises?, displayName?}` | change it |
+| POST /_emulator/accounts/{account}/calendars | `{name}` | another calendar |
+| POST /_emulator/accounts/{account}/events | a Graph event (as for `POST /me/events`) + `calendar_id?`, `isCancelled`, `responseStatus`, `organizer`, `type`; start/end may be RFC 3339 strings (dates when all-day) | stored |
+| GET /_emulator/accounts/{account}/events | | every stored event in UTC, with `calendar_id` and `deleted` |
+| POST /_emulator/revoke | `{account, access_tokens?}` or `{refresh_token}` / `{access_token}` | refresh tokens die (`invalid_grant`); access tokens too if asked (401) |
+| POST /_emulator/clients | `{client_id, client_secret?, redirect_uris?}` | that client must then authenticate (unregistered ones are accepted as they come) |
+| POST /_emulator/config | `{access_token_seconds}` | lifetime of the access tokens issued from now on |
+| POST /_emulator/faults | `{path (glob), method?, status, count?, retry_after?, code?, message?, when?: before or after}` (`after: true` = `when: after`) | the next `count` matching calls fail; `after`: the call is carried out and its answer lost |
+| GET, DELETE /_emulator/faults | | the pending faults; no more faults |
+| GET /_emulator/requests | | the calls received: method, path, query, status |
+"""
 
 from __future__ import annotations
 
@@ -156,6 +175,12 @@ async def revoke(request: Request) -> Response:
 async def revoke_token(request: Request) -> Response:
     body = await _body(request) or {}
     store = _store(request)
+    if isinstance(body, dict) and body.get("account"):
+        account = store.find_account(str(body["account"]))
+        if account is None:
+            return _problem(404, "no such account")
+        count = store.revoke_account(account, access_tokens=bool(body.get("access_tokens")))
+        return JSONResponse({"revoked": count})
     refresh = store.refresh_tokens.get(str(body.get("refresh_token", "")))
     access = store.access_tokens.get(str(body.get("access_token", "")))
     if refresh is None and access is None:
@@ -226,7 +251,7 @@ def routes() -> list[Route]:
         Route(c + "/accounts/{account}/events", seed_event, methods=["POST"]),
         Route(c + "/accounts/{account}/events", list_stored_events, methods=["GET"]),
         Route(c + "/accounts/{account}/revoke", revoke, methods=["POST"]),
-        Route(f"{c}/tokens/revoke", revoke_token, methods=["POST"]),
+        Route(f"{c}/revoke", revoke_token, methods=["POST"]),
         Route(f"{c}/faults", add_fault, methods=["POST"]),
         Route(f"{c}/faults", list_faults, methods=["GET"]),
         Route(f"{c}/faults", clear_faults, methods=["DELETE"]),

@@ -92,7 +92,7 @@ def parse_fault(body: Any, fault_id: str) -> Fault:
         or not isinstance(body.get("status"), int)
     ):
         raise ValueError("a fault needs path (a glob) and status")
-    when = body.get("when", "before")
+    when = body.get("when", "after" if body.get("after") is True else "before")
     if when not in ("before", "after"):
         raise ValueError("when is before or after")
     retry_after = body.get("retry_after")
