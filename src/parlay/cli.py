@@ -1,4 +1,4 @@
-"""The ``parlay`` command: serve, worker, db upgrade, demo, user create."""
+"""The ``parlay`` command: serve, worker, jobs, db upgrade, demo, user create."""
 
 from __future__ import annotations
 
@@ -72,20 +72,56 @@ def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
 @app.command()
 def worker() -> None:
     """Run the outbox worker on its own (for deployments with several app nodes)."""
+    import signal
+
     from parlay.container import Container
-    from parlay.jobs.runner import run_loop
 
     settings = Settings()
     upgrade(settings.resolved_database_url)
 
     async def _run() -> None:
         container = Container.build(settings)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)  # finish the job in hand, then exit
         try:
-            await run_loop(container.ctx)
+            await container.worker().run(stop)
         finally:
             await container.ctx.db.dispose()
 
     asyncio.run(_run())
+
+
+@app.command()
+def jobs(limit: int = typer.Option(20, help="How many dead jobs to list.")) -> None:
+    """Outbox jobs for operators: counts by status, the oldest pending job's age, and the
+    dead-lettered jobs with their last error (newest first)."""
+    from parlay.db.session import Database
+    from parlay.services import outbox
+
+    settings = Settings()
+    upgrade(settings.resolved_database_url)
+
+    async def _read() -> tuple[outbox.OutboxStats, list[outbox.DeadJob]]:
+        db = Database(settings.resolved_database_url)
+        try:
+            return await outbox.get_stats(db), await outbox.list_dead(db, limit)
+        finally:
+            await db.dispose()
+
+    stats, dead = asyncio.run(_read())
+    typer.echo("  ".join(f"{status} {n}" for status, n in stats.counts.items()))
+    if stats.oldest_pending_seconds is not None:
+        typer.echo(f"oldest pending job waiting {stats.oldest_pending_seconds:.0f}s")
+    if dead:
+        typer.echo(f"dead jobs (newest {len(dead)}):")
+    for job in dead:
+        error = (job.last_error or "").replace("\n", " ")
+        typer.echo(
+            f"  #{job.id} {job.kind} key={job.dedupe_key} attempts={job.attempts} "
+            f"enqueued={job.created_at.isoformat()} last error: {error}"
+        )
 
 
 @app.command()

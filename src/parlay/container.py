@@ -10,12 +10,13 @@ from datetime import UTC, datetime
 from functools import partial
 
 from parlay.db.session import Database
-from parlay.jobs.runner import run_loop
+from parlay.jobs.runner import Worker
 from parlay.realtime.broker import Broker, MemoryBroker, RedisBroker
 from parlay.realtime.hub import Hub
 from parlay.services import events
 from parlay.services.accounts import STRONG_HASHING, TEST_HASHING
 from parlay.services.context import Context
+from parlay.services.outbox import Handler
 from parlay.services.principals import PrincipalCache
 from parlay.services.ratelimits import MemoryStore, RateLimiter, RedisStore, Store
 from parlay.settings import Settings
@@ -40,6 +41,8 @@ class Container:
     settings: Settings
     ctx: Context
     hub: Hub
+    #: Outbox job handlers by kind, injected into every worker this container makes.
+    handlers: dict[str, Handler] = field(default_factory=dict)
     _worker: asyncio.Task[None] | None = field(default=None, repr=False)
 
     @classmethod
@@ -70,7 +73,12 @@ class Container:
         await self.hub.start()
         await self.ctx.broker.start(self.hub.wake, self._revoked)
         if self.settings.inprocess_worker:
-            self._worker = asyncio.create_task(run_loop(self.ctx), name="parlay-outbox-worker")
+            self._worker = asyncio.create_task(self.worker().run(), name="parlay-outbox-worker")
+
+    def worker(self) -> Worker:
+        """An outbox worker over this container's database and handlers (real transport
+        clock; the user-facing clock only for housekeeping of user-facing records)."""
+        return Worker(self.ctx.db, self.handlers, user_clock=self.ctx.now)
 
     def _revoked(self, keys: Sequence[str]) -> None:
         """A session ended or a token was revoked (on any node): forget it, close its sockets."""

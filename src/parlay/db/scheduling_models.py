@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 import parlay.db.models  # noqa: F401  (the tables referenced below)
@@ -119,16 +119,39 @@ class IdempotencyRecord(Base):
 
 
 class OutboxJob(Base):
-    """Work to do after a commit (calendar writes, emails): claimed and retried by the worker."""
+    """Work to do after a commit (calendar writes, e-mail), claimed and retried by the worker
+    (``parlay.jobs``).
+
+    ``dedupe_key`` names what the job brings about ("calendar:<meeting>:<calendar>"): at most
+    one *pending* job per key (a partial unique index), so enqueueing again coalesces. A claim
+    is a lease: ``status="running"`` with ``claimed_by`` and ``lease_until``; a job whose lease
+    ran out (its worker died) is claimable again. Instants here are transport time (the real
+    clock), never the pinnable user-facing clock.
+    """
 
     __tablename__ = "outbox"
     id: Mapped[int] = mapped_column(BigInt, primary_key=True, autoincrement=True)
     kind: Mapped[str] = mapped_column(String(40))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    #: pending | running | done | dead
     status: Mapped[str] = mapped_column(String(12), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     run_after: Mapped[datetime] = mapped_column(UTCDateTime())
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: Nullable only for rows written before keys existed; every enqueue sets one.
+    dedupe_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    claimed_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
-    __table_args__ = (Index("ix_outbox_status_run_after", "status", "run_after"),)
+    __table_args__ = (
+        Index("ix_outbox_status_run_after", "status", "run_after"),
+        Index(
+            "uq_outbox_pending_dedupe_key",
+            "dedupe_key",
+            unique=True,
+            sqlite_where=text("status = 'pending'"),
+            postgresql_where=text("status = 'pending'"),
+        ),
+    )

@@ -1,86 +1,184 @@
-"""The outbox worker: claims due jobs, runs their handler, retries with backoff, dead-letters.
+"""The outbox worker: claims one due job at a time under a lease, runs its handler, settles it.
 
-Handlers are registered by kind (``register``).  In the embedded default the worker runs inside
-the web process; ``parlay worker`` runs it alone.  On PostgreSQL, claims use
-``FOR UPDATE SKIP LOCKED`` so several workers share the queue.
+- A claim is one short transaction (``parlay.jobs.queue.claim``); while the handler runs, the
+  lease is renewed every third of its length. A worker that dies stops renewing, its lease runs
+  out and another worker (or this one, restarted) claims the job again. A worker that finds its
+  lease taken over stops its handler and leaves the job to the new owner.
+- Handlers come from the composition root (``Container.handlers``), keyed by job kind; a worker
+  claims only kinds it has a handler for. ``Retryable`` (or any unexpected exception) retries
+  after ``retry_after`` when given, else after an exponential backoff with jitter;
+  ``Permanent`` dead-letters at once; a job is dead-lettered after ``max_attempts`` claims.
+- Leases, backoff and Retry-After run on transport time (``wall_clock``), never the pinnable
+  user-facing clock, which only housekeeping of user-facing records follows.
+
+In the embedded default the worker runs inside the web process; ``parlay worker`` runs it alone,
+and any number of them may share the queue (PostgreSQL ``FOR UPDATE SKIP LOCKED``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
 import random
-from collections.abc import Awaitable, Callable
-from datetime import timedelta
-from typing import Any
+import socket
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
-
-from parlay.db.scheduling_models import OutboxJob
-from parlay.services.context import Context
+from parlay.db.session import Database
+from parlay.jobs import housekeeping, queue
+from parlay.services.outbox import Handler, Job, Permanent, Retryable, wall_clock
 
 log = logging.getLogger(__name__)
-Handler = Callable[[Context, dict[str, Any]], Awaitable[None]]
-HANDLERS: dict[str, Handler] = {}
-MAX_ATTEMPTS = 8
 
 
-def register(kind: str, handler: Handler) -> None:
-    HANDLERS[kind] = handler
+@dataclass(frozen=True)
+class WorkerConfig:
+    lease_seconds: float = 60.0
+    max_attempts: int = 8
+    idle_seconds: float = 1.0
+    backoff_base_seconds: float = 2.0
+    backoff_cap_seconds: float = 900.0
+    housekeeping_seconds: float = 3600.0
 
 
-def backoff(attempts: int) -> timedelta:
-    base = min(600.0, 2.0**attempts)
-    return timedelta(seconds=base * (0.5 + random.random() / 2))
+def backoff(attempts: int, config: WorkerConfig, rng: random.Random) -> float:
+    """Seconds before retry number ``attempts``: doubling from the base up to the cap, each
+    drawn from its upper half so workers retrying together spread out."""
+    base = min(config.backoff_cap_seconds, config.backoff_base_seconds * 2.0 ** (attempts - 1))
+    return base * rng.uniform(0.5, 1.0)
 
 
-async def run_once(ctx: Context, batch: int = 20) -> int:
-    """Run the jobs that are due; returns how many ran."""
-    async with ctx.db.write() as session:
-        query = (
-            select(OutboxJob)
-            .where(OutboxJob.status == "pending", OutboxJob.run_after <= ctx.now())
-            .order_by(OutboxJob.id)
-            .limit(batch)
+class Worker:
+    def __init__(
+        self,
+        db: Database,
+        handlers: Mapping[str, Handler],
+        *,
+        user_clock: Callable[[], datetime],
+        clock: Callable[[], datetime] = wall_clock,
+        monotonic: Callable[[], float] = time.monotonic,
+        config: WorkerConfig | None = None,
+        name: str | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.db = db
+        self.handlers = dict(handlers)
+        self.user_clock = user_clock
+        self.clock = clock
+        self.monotonic = monotonic
+        self.config = config or WorkerConfig()
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}"
+        self.rng = rng or random.Random()
+        self._next_housekeeping: float | None = None
+
+    @property
+    def lease(self) -> timedelta:
+        return timedelta(seconds=self.config.lease_seconds)
+
+    async def run_one(self) -> bool:
+        """Claim and run one due job; False when none was due."""
+        token = f"{self.name}:{uuid.uuid4().hex[:12]}"[:80]
+        job = await queue.claim(
+            self.db, self.handlers, token, self.clock(), self.lease, self.config.max_attempts
         )
-        if not ctx.db.is_sqlite:
-            query = query.with_for_update(skip_locked=True)
-        jobs = list((await session.scalars(query)).all())
-        for job in jobs:
-            job.status = "running"
-    for job in jobs:
-        handler = HANDLERS.get(job.kind)
-        error: str | None = None
-        if handler is None:
-            error = f"no handler for {job.kind}"
-        else:
-            try:
-                await handler(ctx, job.payload)
-            except Exception as exc:
-                log.warning("job %s (%s) failed", job.id, job.kind, exc_info=True)
-                error = repr(exc)[:2000]
-        async with ctx.db.write() as session:
-            row = await session.get(OutboxJob, job.id)
-            assert row is not None
-            row.attempts += 1
-            if error is None:
-                row.status = "done"
-            elif row.attempts >= MAX_ATTEMPTS or handler is None:
-                row.status, row.last_error = "dead", error
-            else:
-                row.status, row.last_error = "pending", error
-                row.run_after = ctx.now() + backoff(row.attempts)
-    return len(jobs)
-
-
-async def run_loop(ctx: Context, idle_seconds: float = 1.0) -> None:
-    while True:
+        if job is None:
+            return False
+        task = asyncio.create_task(self.handlers[job.kind](job), name=f"outbox-job-{job.id}")
+        lost = False
         try:
-            ran = await run_once(ctx)
+            lost = await self._hold_lease(job, token, task)
+            await task
         except asyncio.CancelledError:
-            raise
+            if not task.done():  # we are being stopped: hand the job back, not after a lease
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    await task
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(self._release(job, token))
+                raise
+            if lost:
+                log.warning("job %s (%s): lease lost to another worker; stopped", job.id, job.kind)
+                return True
+            await self._failed(job, token, Retryable("handler cancelled"))
+        except Exception as exc:
+            await self._failed(job, token, exc)
+        else:
+            if not await queue.complete(self.db, job.id, token, self.clock()):
+                log.warning("job %s (%s) finished after its lease was lost", job.id, job.kind)
+        return True
+
+    async def _hold_lease(self, job: Job, token: str, task: asyncio.Task[None]) -> bool:
+        """Renew the lease until the handler ends; cancel it (and say so) if the lease is lost."""
+        every = self.config.lease_seconds / 3
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=every)
+            if done:
+                return False
+            try:
+                ours = await queue.renew(self.db, job.id, token, self.clock() + self.lease)
+            except Exception:
+                log.warning("job %s: could not renew its lease", job.id, exc_info=True)
+                continue
+            if not ours:
+                task.cancel()
+                return True
+
+    async def _release(self, job: Job, token: str) -> None:
+        now = self.clock()
+        await queue.retry_later(self.db, job.id, token, now, now, "the worker stopped mid-run")
+
+    async def _failed(self, job: Job, token: str, exc: BaseException) -> None:
+        now = self.clock()
+        if isinstance(exc, Permanent):
+            log.warning("job %s (%s) failed for good: %s", job.id, job.kind, exc.reason)
+            await queue.bury(self.db, job.id, token, now, f"permanent: {exc.reason}")
+            return
+        error = str(exc) if isinstance(exc, Retryable) else repr(exc)
+        if job.attempts >= self.config.max_attempts:
+            log.warning("job %s (%s) dead after %d attempts", job.id, job.kind, job.attempts)
+            await queue.bury(self.db, job.id, token, now, f"gave up after {job.attempts}: {error}")
+            return
+        retry_after = exc.retry_after if isinstance(exc, Retryable) else None
+        if retry_after is not None:
+            delay = max(0.0, float(retry_after))
+        else:
+            delay = backoff(job.attempts, self.config, self.rng)
+        log.info("job %s (%s) will retry in %.1fs: %s", job.id, job.kind, delay, error)
+        run_after = now + timedelta(seconds=delay)
+        await queue.retry_later(self.db, job.id, token, now, run_after, error)
+
+    async def housekeep(self) -> housekeeping.Pruned:
+        return await housekeeping.prune(self.db, wall_now=self.clock(), user_now=self.user_clock())
+
+    async def _housekeep_when_due(self) -> None:
+        now = self.monotonic()
+        if self._next_housekeeping is not None and now < self._next_housekeeping:
+            return
+        self._next_housekeeping = now + self.config.housekeeping_seconds
+        try:
+            await self.housekeep()
         except Exception:
-            log.exception("outbox worker iteration failed")
-            ran = 0
-        if not ran:
-            await asyncio.sleep(idle_seconds)
+            log.exception("outbox housekeeping failed")
+
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        """Run until ``stop`` is set (or the task is cancelled): due jobs one after another,
+        a pause of ``idle_seconds`` when none is due, housekeeping on its schedule."""
+        stop = stop or asyncio.Event()
+        log.info("outbox worker %s handles %s", self.name, sorted(self.handlers))
+        while not stop.is_set():
+            await self._housekeep_when_due()
+            try:
+                ran = await self.run_one()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("outbox worker iteration failed")
+                ran = False
+            if not ran:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self.config.idle_seconds)

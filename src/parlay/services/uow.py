@@ -25,6 +25,7 @@ from typing import Any, ParamSpec, TypeVar
 from sqlalchemy.exc import DBAPIError
 
 from parlay.domain.errors import OutcomeUnknown, TryAgain
+from parlay.services import outbox
 from parlay.services.context import Context
 from parlay.services.events import PendingEvent, append_events
 
@@ -45,6 +46,12 @@ class UnitOfWork:
     async def emit(self, type: str, data: dict[str, Any], recipients: set[str]) -> None:
         """Queue a live event; it is written with the others when the use case ends."""
         self.events.append(PendingEvent(type, data, frozenset(recipients)))
+
+    async def enqueue(
+        self, kind: str, dedupe_key: str, payload: dict[str, Any], *, delay: float = 0.0
+    ) -> None:
+        """Queue an outbox job in this transaction (coalescing by key; ``parlay.services.outbox``)."""
+        await outbox.enqueue(self.session, kind, dedupe_key, payload, delay=delay)
 
 
 @asynccontextmanager

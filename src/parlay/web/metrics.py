@@ -21,6 +21,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from parlay.services import outbox
 from parlay.web.errors import error_body
 
 PROXY_HEADERS = ("forwarded", "x-forwarded-for", "x-real-ip")
@@ -84,10 +85,29 @@ def install(app: FastAPI, connected_users: Callable[[], int], token: str | None 
     )
     gauge = Gauge("parlay_ws_connected_users", "Users with a live socket", registry=registry)
     gauge.set_function(connected_users)
+    outbox_jobs = Gauge(
+        "parlay_outbox_jobs", "Outbox jobs by status", ["status"], registry=registry
+    )
+    outbox_oldest = Gauge(
+        "parlay_outbox_oldest_pending_seconds",
+        "How long the oldest pending outbox job has waited since it was enqueued (0: none)",
+        registry=registry,
+    )
+
+    async def read_outbox(request: Request) -> None:
+        ctx = getattr(request.app.state, "ctx", None)
+        if ctx is None:
+            return
+        stats = await outbox.get_stats(ctx.db)
+        for status, n in stats.counts.items():
+            outbox_jobs.labels(status).set(n)
+        outbox_oldest.set(stats.oldest_pending_seconds or 0.0)
+
     app.add_middleware(_RequestMetrics, requests=requests, latency=latency)
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics(request: Request) -> Response:
         if not may_scrape(request, token):
             return JSONResponse(error_body("not_found", "Not Found"), status_code=404)
+        await read_outbox(request)
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
