@@ -5,6 +5,10 @@ BIN    := $(VENV)/bin
 # Two stamps: `make run` needs only what serving needs; the test tools come with `make test`.
 RUN_STAMP  := $(VENV)/.installed-run
 TEST_STAMP := $(VENV)/.installed-test
+# caldav needs niquests, whose urllib3-future would otherwise overwrite urllib3 itself (a .pth
+# file copies it over at every start) and break requests-based tools (schemathesis). Built from
+# its source with URLLIB3_NO_OVERRIDE=1, it installs beside urllib3 under its own name.
+PIP    := URLLIB3_NO_OVERRIDE=1 $(BIN)/pip install --no-binary urllib3-future
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
@@ -25,13 +29,13 @@ $(VENV)/bin/python:
 # Python compiles the few modules serving imports on first use.
 $(RUN_STAMP): pyproject.toml | $(VENV)/bin/python
 	@echo "==> installing Parlay into $(VENV)"
-	@$(BIN)/pip install --quiet --no-compile -e .
+	@$(PIP) --quiet --no-compile -e .
 	@touch $(RUN_STAMP)
 
 # The test tools include everything serving needs, so this stamp satisfies `make run` too.
 $(TEST_STAMP): pyproject.toml | $(VENV)/bin/python
 	@echo "==> installing Parlay and its test tools into $(VENV)"
-	@$(BIN)/pip install --quiet -e '.[test]'
+	@$(PIP) --quiet -e '.[test]'
 	@touch $(TEST_STAMP) $(RUN_STAMP)
 
 # `parlay demo` and `parlay serve` both migrate first.
