@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-import tempfile
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -23,8 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from bench.common import PASSWORD, Server, percentile, progress
-from bench.http_latency import _database, _postgres_answers
+from bench.common import PASSWORD, Server, on_each_backend, percentile, progress
 
 HOSTS = 10
 BOOKERS = 50
@@ -203,19 +201,8 @@ async def _measure(backend: str, tmp: str, db_env: dict[str, str]) -> list[dict[
     ]
 
 
-async def _run_on(backend: str) -> list[dict[str, Any]]:
-    with tempfile.TemporaryDirectory(prefix="parlay-bench-book-") as tmp:
-        async with _database(backend) as db_env:
-            return await _measure(backend, tmp, db_env)
-
-
 def run() -> list[dict[str, Any]]:
-    rows = asyncio.run(_run_on("sqlite"))
-    if _postgres_answers():
-        rows += asyncio.run(_run_on("postgres"))
-    else:
-        progress("PostgreSQL does not answer on 127.0.0.1:5432: measured SQLite only")
-    return rows
+    return on_each_backend(_measure, "book")
 
 
 if __name__ == "__main__":

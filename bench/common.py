@@ -15,11 +15,14 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+import asyncpg
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -152,3 +155,48 @@ async def bounded_gather(
         return result
 
     return list(await asyncio.gather(*(one(item) for item in todo)))
+
+
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+@contextlib.asynccontextmanager
+async def _database(backend: str) -> AsyncIterator[dict[str, str]]:
+    """Settings for a fresh database of ``backend``: the embedded SQLite default, or a
+    throwaway PostgreSQL database (dropped afterwards)."""
+    if backend == "sqlite":
+        yield {}
+        return
+    name = f"parlay_bench_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(PG_ADMIN)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield {"PARLAY_DATABASE_URL": PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"}
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+def _postgres_answers() -> bool:
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", 5432), timeout=0.5):
+        return True
+    return False
+
+
+def on_each_backend(
+    measure: Callable[[str, str, dict[str, str]], Awaitable[list[dict[str, Any]]]], label: str
+) -> list[dict[str, Any]]:
+    """``measure(backend, data_dir, database_env)`` on SQLite, then on a throwaway PostgreSQL
+    database when one answers; the rows of both."""
+
+    async def on(backend: str) -> list[dict[str, Any]]:
+        with tempfile.TemporaryDirectory(prefix=f"parlay-bench-{label}-") as tmp:
+            async with _database(backend) as db_env:
+                return await measure(backend, tmp, db_env)
+
+    rows = asyncio.run(on("sqlite"))
+    if _postgres_answers():
+        rows += asyncio.run(on("postgres"))
+    else:
+        progress("PostgreSQL does not answer on 127.0.0.1:5432: measured SQLite only")
+    return rows

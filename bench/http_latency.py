@@ -10,23 +10,16 @@ rounds of healthz-then-dates; medians are reported.  Target: dates p50 within 3x
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
-import socket
 import statistics
-import tempfile
 import time
-import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
-from bench.common import PASSWORD, Server, percentile, progress
+from bench.common import PASSWORD, Server, on_each_backend, percentile, progress
 
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 CLIENTS = 50
 REQUESTS = 2000
 ROUNDS = 5
@@ -99,35 +92,6 @@ async def _measure(base_url: str, path: str, params: dict[str, str], token: str)
         )
     )
     return samples
-
-
-@contextlib.asynccontextmanager
-async def _database(backend: str) -> AsyncIterator[dict[str, str]]:
-    """Settings for a fresh database of ``backend``: the embedded SQLite default, or a
-    throwaway PostgreSQL database (dropped afterwards)."""
-    if backend == "sqlite":
-        yield {}
-        return
-    name = f"parlay_bench_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(PG_ADMIN)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield {"PARLAY_DATABASE_URL": PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"}
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
-
-
-def _postgres_answers() -> bool:
-    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", 5432), timeout=0.5):
-        return True
-    return False
-
-
-async def _run_on(backend: str) -> list[dict[str, Any]]:
-    with tempfile.TemporaryDirectory(prefix="parlay-bench-http-") as tmp:
-        async with _database(backend) as db_env:
-            return await _measure_server(backend, tmp, db_env)
 
 
 async def _measure_server(backend: str, tmp: str, db_env: dict[str, str]) -> list[dict[str, Any]]:
@@ -223,12 +187,7 @@ def _rows(
 
 
 def run() -> list[dict[str, Any]]:
-    rows = asyncio.run(_run_on("sqlite"))
-    if _postgres_answers():
-        rows += asyncio.run(_run_on("postgres"))
-    else:
-        progress("PostgreSQL does not answer on 127.0.0.1:5432: measured SQLite only")
-    return rows
+    return on_each_backend(_measure_server, "http")
 
 
 if __name__ == "__main__":
