@@ -138,8 +138,11 @@ class Person:
     csrf: str
 
 
-async def sign_up_and_in(app: Any, name: str) -> Person:
-    email, display, zone = PEOPLE[name]
+async def sign_up_and_in(
+    app: Any, name: str, *, email: str | None = None, zone: str = "UTC"
+) -> Person:
+    """Sign up and in: one of PEOPLE by ``name``, or anyone else given their ``email``."""
+    email, display, zone = PEOPLE[name] if email is None else (email, name, zone)
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
     r = await client.post(
         "/api/v1/auth/signup",

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from parlay.settings import Settings
-from tests.conftest import PASSWORD, Person
+from tests.conftest import Person, sign_up_and_in
 
 NOW = datetime.fromisoformat("2026-11-30T00:00:00+00:00")
 ALL_DAY = {
@@ -33,18 +33,8 @@ def settings(make_settings: Any) -> Settings:
     return make_settings(now=NOW)
 
 
-async def person(app: Any, name: str, zone: str = "UTC") -> Person:
-    email = f"{name}-{next(_serial)}@example.com"
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
-    r = await client.post(
-        "/api/v1/auth/signup",
-        json={"email": email, "password": PASSWORD, "display_name": name, "time_zone": zone},
-    )
-    assert r.status_code == 201, r.text
-    r = await client.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD})
-    assert r.status_code == 200, r.text
-    client.headers["X-CSRF-Token"] = r.json()["csrf_token"]
-    return Person(name, r.json()["user"]["id"], email, client, r.json()["csrf_token"])
+async def person(app: Any, name: str) -> Person:
+    return await sign_up_and_in(app, name, email=f"{name}-{next(_serial)}@example.com")
 
 
 async def room_of(owner: Person, *others: Person) -> str:
