@@ -22,7 +22,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from bench.common import PASSWORD, Server, on_each_backend, percentile, progress
+from bench.common import (
+    PASSWORD,
+    Server,
+    on_each_backend,
+    percentile,
+    progress,
+    read_response,
+)
 
 HOSTS = 10
 BOOKERS = 50
@@ -74,14 +81,7 @@ class Booker:
             ).encode()
             + payload
         )
-        head = await self.reader.readuntil(b"\r\n\r\n")
-        status = int(head.split(b" ", 2)[1])
-        length = 0
-        for line in head.split(b"\r\n")[1:]:
-            name, _, value = line.partition(b":")
-            if name.strip().lower() == b"content-length":
-                length = int(value)
-        return status, await self.reader.readexactly(length)
+        return await read_response(self.reader)
 
     def close(self) -> None:
         if self.writer is not None:

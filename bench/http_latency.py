@@ -18,7 +18,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from bench.common import PASSWORD, Server, on_each_backend, percentile, progress
+from bench.common import (
+    PASSWORD,
+    Server,
+    on_each_backend,
+    percentile,
+    progress,
+    read_response,
+)
 
 CLIENTS = 50
 REQUESTS = 2000
@@ -56,14 +63,7 @@ async def _keep_alive_client(
         for _ in range(count):
             started = time.perf_counter()
             writer.write(target)
-            head = await reader.readuntil(b"\r\n\r\n")
-            status = int(head.split(b" ", 2)[1])
-            length = 0
-            for line in head.split(b"\r\n")[1:]:
-                name, _, value = line.partition(b":")
-                if name.strip().lower() == b"content-length":
-                    length = int(value)
-            body = await reader.readexactly(length)
+            status, body = await read_response(reader)
             samples.append((time.perf_counter() - started) * 1000)
             if status != 200:
                 raise RuntimeError(f"{status} {body[:200]!r}")
