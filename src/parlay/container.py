@@ -15,10 +15,13 @@ from parlay.realtime.broker import Broker, MemoryBroker, RedisBroker
 from parlay.realtime.hub import Hub
 from parlay.services import events
 from parlay.services.accounts import STRONG_HASHING, TEST_HASHING
+from parlay.services.calendar_busy import StoredCalendarBusy
+from parlay.services.calendars import CalendarService
 from parlay.services.context import Context
 from parlay.services.outbox import Handler
 from parlay.services.principals import PrincipalCache
 from parlay.services.ratelimits import MemoryStore, RateLimiter, RedisStore, Store
+from parlay.services.secrets import SecretBox
 from parlay.settings import Settings
 
 
@@ -43,6 +46,8 @@ class Container:
     hub: Hub
     #: Outbox job handlers by kind, injected into every worker this container makes.
     handlers: dict[str, Handler] = field(default_factory=dict)
+    #: Linked calendars (their use cases, the secret box, the sync handler).
+    calendars: CalendarService | None = None
     _worker: asyncio.Task[None] | None = field(default=None, repr=False)
 
     @classmethod
@@ -67,7 +72,15 @@ class Container:
             last_id=partial(events.last_event_id, db),
             poll_seconds=settings.event_poll_seconds,
         )
-        return cls(settings=settings, ctx=ctx, hub=hub)
+        calendars = CalendarService(ctx, SecretBox(settings.resolved_secret_key()))
+        ctx.busy_sources.append(StoredCalendarBusy(db))  # the linked calendars' busy mirror
+        return cls(
+            settings=settings,
+            ctx=ctx,
+            hub=hub,
+            handlers=dict(calendars.handlers()),
+            calendars=calendars,
+        )
 
     async def start(self) -> None:
         await self.hub.start()
