@@ -45,7 +45,9 @@ class SecretBox:
         try:
             plain = self._fernet.decrypt(token.encode("ascii"))
         except (InvalidToken, UnicodeEncodeError):
-            raise SecretUnreadable("stored secret cannot be decrypted with the current keys") from None
+            raise SecretUnreadable(
+                "stored secret cannot be decrypted with the current keys"
+            ) from None
         value = json.loads(plain)
         if not isinstance(value, dict):
             raise SecretUnreadable("stored secret has an unexpected shape")
