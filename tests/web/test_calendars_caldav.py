@@ -258,3 +258,47 @@ def test_secrets_survive_a_key_rotation_and_refuse_a_foreign_key() -> None:
     with pytest.raises(SecretUnreadable):
         SecretBox("someone-else").decrypt(sealed)
     assert "old-key" not in repr(old)
+
+
+async def test_a_refused_password_asks_to_reconnect_and_reconnecting_restores(
+    app: Any, room: dict[str, Any], alice: Person, bob: Person, radicale: Radicale
+) -> None:
+    from parlay.db.models import Event
+    from parlay.providers.dto import Credentials
+
+    calendar = alice_calendar(radicale)
+    invite = await share(alice, room)
+    connection = (await link(alice, radicale, calendar)).json()
+    service = app.state.container.calendars
+    # The app password is revoked at the server (here: the stored one no longer matches).
+    async with app.state.ctx.db.write() as session:
+        row = await session.get(CalendarConnection, connection["id"])
+        row.secret = service.seal(
+            Credentials(url=radicale.url + calendar, username="alice", password="revoked")
+        )
+    assert (
+        await alice.client.post(f"/api/v1/calendars/{connection['id']}/sync")
+    ).status_code == 202
+    assert await app.state.container.worker().run_one()
+    [seen] = (await alice.client.get("/api/v1/calendars")).json()["calendars"]
+    assert seen["status"] == "needs_reauth" and seen["status_detail"]
+    async with app.state.ctx.db.read() as session:
+        events = (
+            (await session.execute(select(Event.data).where(Event.type == "calendar.status")))
+            .scalars()
+            .all()
+        )
+    assert events == [
+        {"id": connection["id"], "status": "needs_reauth", "status_detail": seen["status_detail"]}
+    ]
+    # Bookings go on, with the busy times last stored.
+    assert await slots(bob, invite) == ALL_DAY_SLOTS[:6]
+    # Connecting the same account again restores the connection in place.
+    again = (await link(alice, radicale, calendar)).json()
+    assert again["id"] == connection["id"] and again["status"] == "active"
+    assert again.get("status_detail") is None
+    async with app.state.ctx.db.read() as session:
+        last = await session.scalar(
+            select(Event.data).where(Event.type == "calendar.status").order_by(Event.id.desc())
+        )
+    assert last == {"id": connection["id"], "status": "active"}

@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, true
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parlay.db.base import new_id
@@ -25,7 +26,7 @@ from parlay.db.calendar_models import CalendarConnection, LinkedCalendar
 from parlay.domain.errors import DomainError, InvalidInput, NotFound
 from parlay.domain.intervals import Interval
 from parlay.providers import errors as perr
-from parlay.providers.base import CalendarProvider
+from parlay.providers.base import CalendarProvider, LinkedAccount
 from parlay.providers.dto import Credentials
 from parlay.providers.registry import provider_class
 from parlay.services.calendar_busy import SYNC_WINDOW, busy_intervals, drop_blocks, replace_blocks
@@ -38,6 +39,8 @@ log = logging.getLogger(__name__)
 
 SYNC_KIND = "calendar.sync"
 DEFAULT_SYNC_SECONDS = 300.0
+#: A sync job failing transiently this many times in a row waits for the next regular sync.
+GIVE_UP_AFTER = 5
 
 ProviderFactory = Callable[[str, Credentials, str], CalendarProvider]
 
@@ -151,13 +154,32 @@ class CalendarService:
             raise CaldavAuth(field="password") from None
         except perr.ProviderError:
             raise CaldavUnreachable(field="url") from None
+        for attempt in (1, 2):
+            try:
+                connection_id = await self._store_link(user_id, "caldav", linked, credentials)
+                break
+            except IntegrityError:
+                if attempt == 2:  # a concurrent link of the same account won the first race
+                    raise
+        try:
+            await self.sync(connection_id)
+        except (Retryable, Permanent):
+            async with unit_of_work(self.ctx) as uow:
+                await uow.enqueue(SYNC_KIND, sync_key(connection_id), {"connection": connection_id})
+        return await self.get(user_id, connection_id)
+
+    async def _store_link(
+        self, user_id: str, provider: str, linked: LinkedAccount, credentials: Credentials
+    ) -> str:
+        """Store a verified link: a new connection, or the earlier one of the same account
+        restored in place (its calendars' flags kept, vanished calendars dropped)."""
         async with unit_of_work(self.ctx) as uow:
             session = uow.session
             connection = (
                 await session.execute(
                     select(CalendarConnection).where(
                         CalendarConnection.user_id == user_id,
-                        CalendarConnection.provider == "caldav",
+                        CalendarConnection.provider == provider,
                         CalendarConnection.account_email == linked.account_email,
                     )
                 )
@@ -166,7 +188,7 @@ class CalendarService:
                 connection = CalendarConnection(
                     id=new_id(),
                     user_id=user_id,
-                    provider="caldav",
+                    provider=provider,
                     account_email=linked.account_email,
                     connected_at=uow.now,
                 )
@@ -174,6 +196,9 @@ class CalendarService:
                 existing: dict[str, LinkedCalendar] = {}
             else:
                 existing = {c.external_id: c for c in await _calendars(session, connection.id)}
+                if connection.status != "active":
+                    connection.status, connection.status_detail = "active", None
+                    await _emit_status(uow, connection)
             connection.secret = self.seal(credentials)
             connection.status = "active"
             connection.status_detail = None
@@ -204,13 +229,8 @@ class CalendarService:
             await drop_blocks(session, (gone.id for gone in existing.values()))
             for gone in existing.values():
                 await session.delete(gone)
-            connection_id = connection.id
-        try:
-            await self.sync(connection_id)
-        except (Retryable, Permanent):
-            async with unit_of_work(self.ctx) as uow:
-                await uow.enqueue(SYNC_KIND, sync_key(connection_id), {"connection": connection_id})
-        return await self.get(user_id, connection_id)
+            await session.flush()
+            return connection.id
 
     async def list_connections(
         self, user_id: str, *, after: str | None = None, limit: int = 50
@@ -301,7 +321,21 @@ class CalendarService:
         connection_id = job.payload.get("connection")
         if not isinstance(connection_id, str):
             raise Permanent("calendar.sync payload lacks a connection id")
-        await self.sync(connection_id)
+        try:
+            await self.sync(connection_id)
+        except Retryable:
+            if job.attempts < GIVE_UP_AFTER:
+                raise
+            # Keep the periodic chain alive instead of dead-lettering it: try again at the
+            # next regular sync (the stored busy times decide meanwhile).
+            log.warning("calendar connection=%s: sync keeps failing", connection_id)
+            async with unit_of_work(self.ctx) as uow:
+                await uow.enqueue(
+                    SYNC_KIND,
+                    sync_key(connection_id),
+                    {"connection": connection_id},
+                    delay=self.sync_seconds,
+                )
 
     async def sync(self, connection_id: str) -> None:
         """Read the busy events of the connection's conflict calendars for [now, now + 92
