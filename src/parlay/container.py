@@ -72,7 +72,11 @@ class Container:
             last_id=partial(events.last_event_id, db),
             poll_seconds=settings.event_poll_seconds,
         )
-        calendars = CalendarService(ctx, SecretBox(settings.resolved_secret_key()))
+        calendars = CalendarService(
+            ctx,
+            SecretBox(settings.resolved_secret_key()),
+            allow_private_urls=settings.private_calendar_urls_allowed,
+        )
         ctx.busy_sources.append(StoredCalendarBusy(db))  # the linked calendars' busy mirror
         return cls(
             settings=settings,

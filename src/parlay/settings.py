@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     body_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
     #: ``/metrics`` wants ``Authorization: Bearer <this>``; unset = loopback clients only.
     metrics_token: SecretStr | None = None
+    #: May users link calendar servers on private/local addresses? Unset: only outside
+    #: production (a server must not probe its own network for whoever signs up).
+    allow_private_calendar_urls: bool | None = None
 
     @field_validator("secret_key", "metrics_token")
     @classmethod
@@ -108,6 +111,12 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.resolved_database_url.startswith("sqlite")
+
+    @property
+    def private_calendar_urls_allowed(self) -> bool:
+        if self.allow_private_calendar_urls is not None:
+            return self.allow_private_calendar_urls
+        return self.env != "production"
 
     @property
     def cookie_secure(self) -> bool:

@@ -31,6 +31,7 @@ from parlay.providers.dto import Credentials
 from parlay.providers.registry import provider_class
 from parlay.services.calendar_busy import SYNC_WINDOW, busy_intervals, drop_blocks, replace_blocks
 from parlay.services.context import Context
+from parlay.services.outbound import AddressNotAllowed, check_public_url
 from parlay.services.outbox import Handler, Job, Permanent, Retryable, wall_clock
 from parlay.services.secrets import SecretBox, SecretUnreadable
 from parlay.services.uow import unit_of_work
@@ -119,7 +120,9 @@ class CalendarService:
         *,
         providers: ProviderFactory = default_providers,
         sync_seconds: float = DEFAULT_SYNC_SECONDS,
+        allow_private_urls: bool = True,
     ) -> None:
+        self.allow_private_urls = allow_private_urls
         self.ctx = ctx
         self.secrets = secrets
         self.providers = providers
@@ -147,6 +150,13 @@ class CalendarService:
         self, user_id: str, url: str, username: str, password: str
     ) -> ConnectionView:
         """Verify, store (in place of an earlier link of the same account) and sync."""
+        if not self.allow_private_urls:
+            try:
+                await check_public_url(url)
+            except AddressNotAllowed as exc:
+                raise CaldavUnreachable(
+                    f"{exc} Parlay connects only to public calendar servers.", field="url"
+                ) from None
         credentials = Credentials(url=url, username=username, password=password)
         try:
             linked = await self.providers("caldav", credentials, "").link()
