@@ -181,6 +181,19 @@ async def pg_reader(backend: str, database_url: str) -> PostgresReader:
     await reader.close()
 
 
+_WHOAMI = DirectQuery(select(func.pg_backend_pid().label("pid")))
+
+
+async def _terminate(database_url: str, pid: int) -> None:
+    """End backend ``pid`` as an administrator (or a restart) would."""
+    admin = await asyncpg.connect(database_url)
+    try:
+        await admin.execute("SELECT pg_terminate_backend($1)", pid)
+        await admin.execute("SELECT pg_sleep(0.05)")
+    finally:
+        await admin.close()
+
+
 async def _fetch(reader: PostgresReader, query: DirectQuery, **values: object) -> list[Any]:
     compiled = query.compiled(postgresql_asyncpg.dialect())
     return await reader.fetch(compiled, [values[name] for name in compiled.names])
@@ -241,36 +254,45 @@ async def test_postgres_reader_survives_failures_and_cancellations(
 async def test_postgres_reader_replaces_a_connection_the_server_closed(
     pg_reader: PostgresReader, database_url: str
 ) -> None:
-    whoami = DirectQuery(select(func.pg_backend_pid().label("pid")))
-    first = (await _fetch(pg_reader, whoami))[0][0]
-    admin = await asyncpg.connect(database_url)
-    try:
-        await admin.execute("SELECT pg_terminate_backend($1)", first)
-    finally:
-        await admin.close()
+    first = (await _fetch(pg_reader, _WHOAMI))[0][0]
+    await _terminate(database_url, first)
     for _ in range(50):  # until the reader's idle connection has seen the server hang up
         await asyncio.sleep(0.02)
         if pg_reader._idle and pg_reader._idle[0][0].is_closed():
             break
-    second = (await _fetch(pg_reader, whoami))[0][0]
+    second = (await _fetch(pg_reader, _WHOAMI))[0][0]
     assert second != first
     assert pg_reader.opened == 1
 
 
+class _StaleCheckout(PostgresReader):
+    """Hands out its idle connection once without looking at it: the connection dies between
+    the health check and the query."""
+
+    stale_handed = False
+
+    async def _take(self) -> asyncpg.Connection:
+        if self._idle and not self.stale_handed:
+            self.stale_handed = True
+            return self._idle.pop()[0]
+        return await super()._take()
+
+
 async def test_postgres_reader_runs_a_read_again_when_its_connection_was_cut(
-    pg_reader: PostgresReader, database_url: str
+    backend: str, database_url: str
 ) -> None:
-    """The server drops the idle connection and the very next read still answers."""
-    whoami = DirectQuery(select(func.pg_backend_pid().label("pid")))
-    first = (await _fetch(pg_reader, whoami))[0][0]
-    admin = await asyncpg.connect(database_url)
+    """The server drops the connection after the reader last saw it alive: the read that
+    finds it dead still answers, on a fresh connection."""
+    if backend != "postgres":
+        pytest.skip("the PostgreSQL reader's own connection handling")
+    reader = _StaleCheckout(database_url, max_size=2)
     try:
-        await admin.execute("SELECT pg_terminate_backend($1)", first)
-        await admin.execute("SELECT pg_sleep(0.05)")
+        first = (await _fetch(reader, _WHOAMI))[0][0]
+        await _terminate(database_url, first)
+        assert (await _fetch(reader, _WHOAMI))[0][0] != first
+        assert reader.stale_handed and reader.opened == 1
     finally:
-        await admin.close()
-    assert (await _fetch(pg_reader, whoami))[0][0] != first
-    assert pg_reader.opened == 1
+        await reader.close()
 
 
 class _CountingReader(PostgresReader):

@@ -180,3 +180,18 @@ class SessionRequired(DomainError):
     kind = "forbidden"
     code = "session_required"
     default_message = "Sign in with a session to manage access tokens; a token cannot."
+
+
+# --- calendars -----------------------------------------------------------------------------
+class CaldavAuth(DomainError):
+    code = "caldav_auth"
+    default_message = "The CalDAV server refused that user name or password."
+
+
+class CaldavUnreachable(DomainError):
+    code = "caldav_unreachable"
+    default_message = "No CalDAV server answered at that address."
+
+
+class ConnectionNotFound(NotFound):
+    default_message = "No such calendar connection."

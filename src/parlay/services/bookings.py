@@ -63,15 +63,15 @@ def _check_start(invite: Invite, start: datetime, busy: list[Interval], now: dat
 
 
 async def _calendar_busy_near(
-    ctx: Context, people_of: Select[str, str], start: datetime
-) -> tuple[Interval, tuple[str, str] | None, list[Interval]]:
-    """The window checked around ``start``, the (host, booker) the query names (None when
-    nothing matches), and the host's external busy time in the window, read before the write
-    transaction opens (no provider call holds the database's write lock)."""
+    ctx: Context, people_of: Select[*tuple[str, ...]], start: datetime
+) -> tuple[Interval, tuple[str, ...], list[Interval]]:
+    """The window checked around ``start``, the people whose schedules the query names (host
+    first; none when nothing matches), and the host's external busy time in the window, read
+    before the write transaction opens (no provider call holds the database's write lock)."""
     window = Interval(start - AROUND, start + AROUND)
     async with ctx.db.read() as session:
         row = (await session.execute(people_of)).first()
-    people = (str(row[0]), str(row[1])) if row else None
+    people = tuple(str(person) for person in row) if row else ()
     busy = await external_busy(ctx.busy_sources, people[0], window) if people else []
     return window, people, busy
 
@@ -104,12 +104,12 @@ async def do_book(
     ctx: Context, user: User, invite_id: str, start: datetime, idempotency_key: str | None
 ) -> tuple[int, dict[str, Any]]:
     """Book ``start`` on the invite; returns (status, body) so a retry can replay it."""
-    people_of = select(Invite.host_id, Invite.host_id).where(Invite.id == invite_id)
+    people_of = select(Invite.host_id).where(Invite.id == invite_id)
     window, people, external = await _calendar_busy_near(ctx, people_of, start)
     async with unit_of_work(ctx) as uow:
         # The booker's lock also serializes their requests: a replayed Idempotency-Key finds
         # the first request's record instead of racing it.
-        await lock_schedules(uow.session, {user.id, *(people or ())})
+        await lock_schedules(uow.session, {user.id, *people})
         invite = await access_invite(uow.session, invite_id, user, lock=True)
         if idempotency_key is not None:
             replay = await uow.session.get(IdempotencyRecord, (user.id, idempotency_key))
@@ -233,7 +233,7 @@ async def do_reschedule(
     people_of = select(Meeting.host_id, Meeting.booked_by).where(Meeting.id == meeting_id)
     window, people, external = await _calendar_busy_near(ctx, people_of, start)
     async with unit_of_work(ctx) as uow:
-        await lock_schedules(uow.session, people or ())
+        await lock_schedules(uow.session, people)
         meeting = await access_meeting(uow.session, meeting_id, user, lock=True)
         if meeting.status == "cancelled":  # before any slot check: 409, not 422
             raise MeetingCancelled()

@@ -23,7 +23,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from parlay.db.base import new_id
 from parlay.db.calendar_models import CalendarConnection, LinkedCalendar
-from parlay.domain.errors import DomainError, InvalidInput, NotFound
+from parlay.domain.errors import (
+    CaldavAuth,
+    CaldavUnreachable,
+    ConnectionNotFound,
+    InvalidInput,
+)
 from parlay.domain.intervals import Interval
 from parlay.providers import errors as perr
 from parlay.providers.base import CalendarProvider, LinkedAccount
@@ -48,20 +53,6 @@ ProviderFactory = Callable[[str, Credentials, str], CalendarProvider]
 
 def default_providers(key: str, credentials: Credentials, connection_id: str) -> CalendarProvider:
     return provider_class(key)(credentials, connection_id=connection_id)
-
-
-class CaldavAuth(DomainError):
-    code = "caldav_auth"
-    default_message = "The CalDAV server refused that user name or password."
-
-
-class CaldavUnreachable(DomainError):
-    code = "caldav_unreachable"
-    default_message = "No CalDAV server answered at that address."
-
-
-class ConnectionNotFound(NotFound):
-    default_message = "No such calendar connection."
 
 
 @dataclass(frozen=True)
