@@ -6,17 +6,22 @@ import asyncio
 import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 from datetime import UTC, datetime
 from functools import partial
 
 from parlay.db.session import Database
 from parlay.jobs.runner import Worker
+from parlay.providers.base import CalendarProvider, RefreshCallback
+from parlay.providers.dto import Credentials
+from parlay.providers.oauth import OAuthClient, google_config, microsoft_config
+from parlay.providers.registry import provider_class
 from parlay.realtime.broker import Broker, MemoryBroker, RedisBroker
 from parlay.realtime.hub import Hub
 from parlay.services import events
 from parlay.services.accounts import STRONG_HASHING, TEST_HASHING
 from parlay.services.calendar_busy import StoredCalendarBusy
-from parlay.services.calendars import CalendarService
+from parlay.services.calendars import CalendarService, ProviderFactory
 from parlay.services.context import Context
 from parlay.services.outbox import Handler
 from parlay.services.principals import PrincipalCache
@@ -37,6 +42,52 @@ def make_limit_store(settings: Settings) -> Store:
     if settings.redis_url:
         return RedisStore(settings.redis_url, prefix=settings.redis_key_prefix)
     return MemoryStore()
+
+
+def provider_factory(settings: Settings) -> ProviderFactory:
+    """Adapters pointed at the endpoints the settings name (real providers or emulators)."""
+    options: dict[str, dict[str, Any]] = {
+        "google": {
+            "api_url": settings.google_api_url,
+            "userinfo_url": settings.google_userinfo_url,
+        },
+        "microsoft": {"graph_url": settings.microsoft_graph_url},
+    }
+
+    def build(
+        key: str, credentials: Credentials, connection_id: str, refresh: RefreshCallback | None
+    ) -> CalendarProvider:
+        adapter: type[CalendarProvider] = provider_class(key)
+        return adapter(
+            credentials, connection_id=connection_id, refresh=refresh, **options.get(key, {})
+        )
+
+    return build
+
+
+def oauth_clients(settings: Settings) -> dict[str, OAuthClient]:
+    """The OAuth providers this deployment offers: those whose client id is set."""
+    clients: dict[str, OAuthClient] = {}
+    if settings.google_client_id:
+        secret = settings.google_client_secret
+        clients["google"] = OAuthClient(
+            google_config(
+                settings.google_client_id,
+                secret.get_secret_value() if secret else None,
+                settings.google_auth_url,
+                settings.google_token_url,
+            )
+        )
+    if settings.microsoft_client_id:
+        secret = settings.microsoft_client_secret
+        clients["microsoft"] = OAuthClient(
+            microsoft_config(
+                settings.microsoft_client_id,
+                secret.get_secret_value() if secret else None,
+                settings.microsoft_authority,
+            )
+        )
+    return clients
 
 
 @dataclass
@@ -75,7 +126,10 @@ class Container:
         calendars = CalendarService(
             ctx,
             SecretBox(settings.resolved_secret_key()),
+            providers=provider_factory(settings),
+            sync_seconds=settings.calendar_sync_seconds,
             allow_private_urls=settings.private_calendar_urls_allowed,
+            oauth=oauth_clients(settings),
         )
         ctx.busy_sources.append(StoredCalendarBusy(db))  # the linked calendars' busy mirror
         return cls(

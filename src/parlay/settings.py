@@ -58,8 +58,29 @@ class Settings(BaseSettings):
     #: May users link calendar servers on private/local addresses? Unset: only outside
     #: production (a server must not probe its own network for whoever signs up).
     allow_private_calendar_urls: bool | None = None
+    #: The oldest a linked calendar's busy times may be in ``dates``/``slots`` (seconds).
+    calendar_sync_seconds: float = Field(default=300.0, ge=5, le=86400)
+    #: Google OAuth client and endpoints (API.md "Calendars"); unset id = Google not offered.
+    google_client_id: str | None = None
+    google_client_secret: SecretStr | None = None
+    google_auth_url: str = "https://accounts.google.com/o/oauth2/v2/auth"
+    google_token_url: str = "https://oauth2.googleapis.com/token"
+    google_api_url: str = "https://www.googleapis.com"
+    google_userinfo_url: str = "https://openidconnect.googleapis.com/v1/userinfo"
+    #: Microsoft identity platform client and endpoints; unset id = Microsoft not offered.
+    microsoft_client_id: str | None = None
+    microsoft_client_secret: SecretStr | None = None
+    microsoft_authority: str = "https://login.microsoftonline.com/common"
+    microsoft_graph_url: str = "https://graph.microsoft.com/v1.0"
 
-    @field_validator("secret_key", "metrics_token")
+    @field_validator("google_client_id", "microsoft_client_id")
+    @classmethod
+    def _empty_id_is_unset(cls, value: str | None) -> str | None:
+        return value.strip() or None if value is not None else None
+
+    @field_validator(
+        "secret_key", "metrics_token", "google_client_secret", "microsoft_client_secret"
+    )
     @classmethod
     def _empty_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
         # ``PARLAY_SECRET_KEY=`` outside production means "generate one into data_dir".

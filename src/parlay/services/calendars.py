@@ -12,7 +12,7 @@ later, so the mirror read by ``dates``/``slots`` (``parlay.services.calendar_bus
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -31,8 +31,9 @@ from parlay.domain.errors import (
 )
 from parlay.domain.intervals import Interval
 from parlay.providers import errors as perr
-from parlay.providers.base import CalendarProvider, LinkedAccount
+from parlay.providers.base import CalendarProvider, LinkedAccount, RefreshCallback
 from parlay.providers.dto import Credentials
+from parlay.providers.oauth import OAuthClient
 from parlay.providers.registry import provider_class
 from parlay.services.calendar_busy import SYNC_WINDOW, busy_intervals, drop_blocks, replace_blocks
 from parlay.services.context import Context
@@ -48,11 +49,15 @@ DEFAULT_SYNC_SECONDS = 300.0
 #: A sync job failing transiently this many times in a row waits for the next regular sync.
 GIVE_UP_AFTER = 5
 
-ProviderFactory = Callable[[str, Credentials, str], CalendarProvider]
+ProviderFactory = Callable[[str, Credentials, str, RefreshCallback | None], CalendarProvider]
+"""(provider key, credentials, connection id, refresh callback) -> an adapter; the container's
+builds adapters with the endpoints from settings."""
 
 
-def default_providers(key: str, credentials: Credentials, connection_id: str) -> CalendarProvider:
-    return provider_class(key)(credentials, connection_id=connection_id)
+def default_providers(
+    key: str, credentials: Credentials, connection_id: str, refresh: RefreshCallback | None
+) -> CalendarProvider:
+    return provider_class(key)(credentials, connection_id=connection_id, refresh=refresh)
 
 
 @dataclass(frozen=True)
@@ -112,8 +117,11 @@ class CalendarService:
         providers: ProviderFactory = default_providers,
         sync_seconds: float = DEFAULT_SYNC_SECONDS,
         allow_private_urls: bool = True,
+        oauth: Mapping[str, OAuthClient] | None = None,
     ) -> None:
         self.allow_private_urls = allow_private_urls
+        #: The configured OAuth providers (key -> client); a provider absent here is not offered.
+        self.oauth: Mapping[str, OAuthClient] = oauth or {}
         self.ctx = ctx
         self.secrets = secrets
         self.providers = providers
@@ -135,6 +143,60 @@ class CalendarService:
             **values, expires_at=datetime.fromisoformat(expires) if expires else None
         )
 
+    # ---- adapters --------------------------------------------------------------------------
+
+    def provider(self, key: str, credentials: Credentials, connection_id: str) -> CalendarProvider:
+        """An adapter for a stored connection: OAuth tokens refresh themselves through
+        ``refresh_tokens`` (the new ones stored at once, a rotated refresh token included)."""
+        refresh: RefreshCallback | None = None
+        client = self.oauth.get(key)
+        if client is not None and connection_id:
+
+            async def refresh(stale: Credentials) -> Credentials:
+                return await self.refresh_tokens(client, connection_id, stale)
+
+        return self.providers(key, credentials, connection_id, refresh)
+
+    async def open_provider(self, connection_id: str) -> tuple[CalendarProvider, str] | None:
+        """The adapter of a stored connection and its owner's id; None when it is gone.
+        Unreadable credentials (a changed secret key) set ``needs_reauth`` and give None."""
+        async with self.ctx.db.read() as session:
+            connection = await session.get(CalendarConnection, connection_id)
+            if connection is None:
+                return None
+            key, secret, user_id = connection.provider, connection.secret, connection.user_id
+        try:
+            credentials = self.unseal(secret)
+        except SecretUnreadable:
+            await self.set_status(connection_id, user_id, "needs_reauth", "secret_unreadable")
+            return None
+        return self.provider(key, credentials, connection_id), user_id
+
+    async def refresh_tokens(
+        self, client: OAuthClient, connection_id: str, stale: Credentials
+    ) -> Credentials:
+        """Refresh a connection's tokens and store them.  If another process refreshed them
+        meanwhile (the stored tokens differ from ``stale``), use those instead of refreshing
+        again, which with rotating refresh tokens could spend a token twice."""
+        async with self.ctx.db.read() as session:
+            connection = await session.get(CalendarConnection, connection_id)
+            if connection is None:
+                raise perr.AuthExpired("connection removed")
+            stored = self.unseal(connection.secret)
+        if (
+            stored.access_token != stale.access_token
+            and stored.expires_at
+            and (stored.expires_at > wall_clock())
+        ):
+            return stored
+        fresh = await client.refresh(stored)
+        async with unit_of_work(self.ctx) as uow:
+            row = await uow.session.get(CalendarConnection, connection_id, with_for_update=True)
+            if row is None:
+                raise perr.AuthExpired("connection removed")
+            row.secret = self.seal(fresh)
+        return fresh
+
     # ---- use cases ---------------------------------------------------------------------
 
     async def link_caldav(
@@ -150,14 +212,14 @@ class CalendarService:
                 ) from None
         credentials = Credentials(url=url, username=username, password=password)
         try:
-            linked = await self.providers("caldav", credentials, "").link()
+            linked = await self.provider("caldav", credentials, "").link()
         except perr.InvalidCredentials:
             raise CaldavAuth(field="password") from None
         except perr.ProviderError:
             raise CaldavUnreachable(field="url") from None
         for attempt in (1, 2):
             try:
-                connection_id = await self._store_link(user_id, "caldav", linked, credentials)
+                connection_id = await self.store_link(user_id, "caldav", linked, credentials)
                 break
             except IntegrityError:
                 if attempt == 2:  # a concurrent link of the same account won the first race
@@ -169,7 +231,7 @@ class CalendarService:
                 await uow.enqueue(SYNC_KIND, sync_key(connection_id), {"connection": connection_id})
         return await self.get(user_id, connection_id)
 
-    async def _store_link(
+    async def store_link(
         self, user_id: str, provider: str, linked: LinkedAccount, credentials: Credentials
     ) -> str:
         """Store a verified link: a new connection, or the earlier one of the same account
@@ -358,9 +420,9 @@ class CalendarService:
                 if c.check_conflicts
             ]
         try:
-            provider = self.providers(provider_key, self.unseal(secret), connection_id)
+            provider = self.provider(provider_key, self.unseal(secret), connection_id)
         except SecretUnreadable:
-            await self._set_status(connection_id, user_id, "needs_reauth", "secret_unreadable")
+            await self.set_status(connection_id, user_id, "needs_reauth", "secret_unreadable")
             return
         start = self.ctx.now()
         end = start + SYNC_WINDOW
@@ -373,13 +435,13 @@ class CalendarService:
                     events = []  # the calendar was deleted at the provider
                 found[calendar_id] = busy_intervals(events)
         except (perr.AuthExpired, perr.InvalidCredentials):
-            await self._set_status(connection_id, user_id, "needs_reauth", "auth_expired")
+            await self.set_status(connection_id, user_id, "needs_reauth", "auth_expired")
             return
         except (perr.Transient, perr.RateLimited) as exc:
             retry_after = exc.retry_after if isinstance(exc, perr.RateLimited) else None
             raise Retryable(f"calendar sync: {type(exc).__name__}", retry_after) from None
         except perr.ProviderError as exc:
-            await self._set_status(connection_id, user_id, "error", type(exc).__name__)
+            await self.set_status(connection_id, user_id, "error", type(exc).__name__)
             return
         async with unit_of_work(self.ctx) as uow:
             session = uow.session
@@ -400,7 +462,7 @@ class CalendarService:
                 delay=self.sync_seconds,
             )
 
-    async def _set_status(
+    async def set_status(
         self, connection_id: str, user_id: str, status: str, detail: str | None
     ) -> None:
         log.info("calendar connection=%s status=%s detail=%s", connection_id, status, detail)
