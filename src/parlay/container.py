@@ -6,9 +6,9 @@ import asyncio
 import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 from datetime import UTC, datetime
 from functools import partial
+from typing import Any
 
 from parlay.db.session import Database
 from parlay.jobs.runner import Worker
@@ -21,6 +21,7 @@ from parlay.realtime.hub import Hub
 from parlay.services import events
 from parlay.services.accounts import STRONG_HASHING, TEST_HASHING
 from parlay.services.calendar_busy import StoredCalendarBusy
+from parlay.services.calendar_oauth import CalendarOAuth
 from parlay.services.calendars import CalendarService, ProviderFactory
 from parlay.services.context import Context
 from parlay.services.outbox import Handler
@@ -99,6 +100,8 @@ class Container:
     handlers: dict[str, Handler] = field(default_factory=dict)
     #: Linked calendars (their use cases, the secret box, the sync handler).
     calendars: CalendarService | None = None
+    #: Linking Google and Microsoft calendars (the OAuth flow).
+    calendar_oauth: CalendarOAuth | None = None
     _worker: asyncio.Task[None] | None = field(default=None, repr=False)
 
     @classmethod
@@ -138,6 +141,7 @@ class Container:
             hub=hub,
             handlers=dict(calendars.handlers()),
             calendars=calendars,
+            calendar_oauth=CalendarOAuth(calendars, ctx.base_url),
         )
 
     async def start(self) -> None:

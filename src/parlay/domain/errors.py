@@ -193,5 +193,10 @@ class CaldavUnreachable(DomainError):
     default_message = "No CalDAV server answered at that address."
 
 
+class ProviderNotConfigured(DomainError):
+    code = "provider_not_configured"
+    default_message = "This server is not set up to link that kind of calendar."
+
+
 class ConnectionNotFound(NotFound):
     default_message = "No such calendar connection."

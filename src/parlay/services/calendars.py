@@ -227,8 +227,7 @@ class CalendarService:
         try:
             await self.sync(connection_id)
         except (Retryable, Permanent):
-            async with unit_of_work(self.ctx) as uow:
-                await uow.enqueue(SYNC_KIND, sync_key(connection_id), {"connection": connection_id})
+            await self.queue_sync(connection_id)
         return await self.get(user_id, connection_id)
 
     async def store_link(
@@ -363,6 +362,11 @@ class CalendarService:
         """Queue a sync now (the 202 of ``POST /calendars/{id}/sync``)."""
         async with unit_of_work(self.ctx) as uow:
             await _own(uow.session, user_id, connection_id)
+            await uow.enqueue(SYNC_KIND, sync_key(connection_id), {"connection": connection_id})
+
+    async def queue_sync(self, connection_id: str) -> None:
+        """Let the worker read the connection's busy times as soon as it can."""
+        async with unit_of_work(self.ctx) as uow:
             await uow.enqueue(SYNC_KIND, sync_key(connection_id), {"connection": connection_id})
 
     async def disconnect(self, user_id: str, connection_id: str) -> None:

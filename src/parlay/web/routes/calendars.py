@@ -4,10 +4,21 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
+from parlay.domain.errors import SessionRequired
+from parlay.services.calendar_oauth import CalendarOAuth
 from parlay.services.calendars import CalendarService
-from parlay.web.deps import UserDep
+from parlay.web.deps import PrincipalDep, UserDep
 from parlay.web.pagination import CursorParam, Limit, decode_cursor, encode_cursor
-from parlay.web.schemas.calendars import CaldavIn, ConnectionList, ConnectionPatch, ConnectionRead
+from parlay.web.schemas.calendars import (
+    AuthorizeOut,
+    CaldavIn,
+    ConnectIn,
+    ConnectionList,
+    ConnectionPatch,
+    ConnectionRead,
+    ProviderList,
+    ProviderRead,
+)
 
 router = APIRouter(prefix="/api/v1/calendars", tags=["calendars"])
 
@@ -27,6 +38,35 @@ async def list_connections(
     return ConnectionList(
         calendars=[ConnectionRead.of(view) for view in page], next_cursor=encode_cursor(after)
     )
+
+
+def _oauth(request: Request) -> CalendarOAuth:
+    oauth: CalendarOAuth = request.app.state.container.calendar_oauth
+    return oauth
+
+
+@router.get("/providers", response_model=ProviderList)
+async def list_providers(request: Request, user: UserDep) -> ProviderList:
+    """What this server can link: the OAuth providers whose client id is set, and CalDAV."""
+    offered = [ProviderRead.of(key) for key in _oauth(request).offered()]
+    return ProviderList(providers=[*offered, ProviderRead.of("caldav")])
+
+
+@router.post("/{provider}/connect", response_model=AuthorizeOut)
+async def connect(
+    provider: str, request: Request, principal: PrincipalDep, body: ConnectIn | None = None
+) -> AuthorizeOut:
+    # The callback is accepted only in the browser session that started it, so only a
+    # browser session may start one.
+    if not principal.via_session:
+        raise SessionRequired()
+    url = await _oauth(request).start(
+        user_id=principal.user.id,
+        session_key=principal.key,
+        provider=provider,
+        return_to=body.return_to if body is not None else None,
+    )
+    return AuthorizeOut(authorize_url=url)
 
 
 @router.post("/caldav", status_code=201, response_model=ConnectionRead)

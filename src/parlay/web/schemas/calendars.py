@@ -63,3 +63,31 @@ class ConnectionRead(BaseModel):
 class ConnectionList(BaseModel):
     calendars: list[ConnectionRead]
     next_cursor: str | None
+
+
+PROVIDER_NAMES = {"google": "Google Calendar", "microsoft": "Microsoft Outlook", "caldav": "CalDAV"}
+
+
+class ProviderRead(BaseModel):
+    key: Literal["google", "microsoft", "caldav"]
+    name: str
+    #: oauth: the browser goes to the provider to consent; password: URL, user and password.
+    kind: Literal["oauth", "password"]
+
+    @classmethod
+    def of(cls, key: str) -> ProviderRead:
+        kind: Literal["oauth", "password"] = "password" if key == "caldav" else "oauth"
+        return cls.model_validate({"key": key, "name": PROVIDER_NAMES[key], "kind": kind})
+
+
+class ProviderList(BaseModel):
+    providers: list[ProviderRead]
+
+
+class ConnectIn(Body):
+    #: A path on this site to come back to after consenting (default ``/``).
+    return_to: Annotated[str, StringConstraints(max_length=1000)] | None = None
+
+
+class AuthorizeOut(BaseModel):
+    authorize_url: str
