@@ -49,6 +49,9 @@ class LinkedCalendar(Base):
     write_events: Mapped[bool] = mapped_column(Boolean, default=False)
     #: The provider's incremental-sync token after the last sync (None: full syncs only).
     sync_token: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: Where the window of the last full sync began (user-facing clock); None: never synced.
+    #: Incremental syncs build on that full read until it is a day old (then a full one again).
+    synced_from: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     __table_args__ = (UniqueConstraint("connection_id", "external_id"),)
 

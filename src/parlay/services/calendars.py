@@ -11,6 +11,7 @@ later, so the mirror read by ``dates``/``slots`` (``parlay.services.calendar_bus
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -29,13 +30,13 @@ from parlay.domain.errors import (
     ConnectionNotFound,
     InvalidInput,
 )
-from parlay.domain.intervals import Interval
 from parlay.providers import errors as perr
 from parlay.providers.base import CalendarProvider, LinkedAccount, RefreshCallback
 from parlay.providers.dto import Credentials
 from parlay.providers.oauth import OAuthClient
 from parlay.providers.registry import provider_class
-from parlay.services.calendar_busy import SYNC_WINDOW, busy_intervals, drop_blocks, replace_blocks
+from parlay.services.calendar_busy import drop_blocks
+from parlay.services.calendar_sync import SYNC_KIND, BusySync, sync_key
 from parlay.services.context import Context
 from parlay.services.outbound import AddressNotAllowed, check_public_url
 from parlay.services.outbox import Handler, Job, Permanent, Retryable, wall_clock
@@ -44,10 +45,7 @@ from parlay.services.uow import unit_of_work
 
 log = logging.getLogger(__name__)
 
-SYNC_KIND = "calendar.sync"
 DEFAULT_SYNC_SECONDS = 300.0
-#: A sync job failing transiently this many times in a row waits for the next regular sync.
-GIVE_UP_AFTER = 5
 
 ProviderFactory = Callable[[str, Credentials, str, RefreshCallback | None], CalendarProvider]
 """(provider key, credentials, connection id, refresh callback) -> an adapter; the container's
@@ -88,10 +86,6 @@ class CalendarChange:
     external_id: str
     check_conflicts: bool | None = None
     write_events: bool | None = None
-
-
-def sync_key(connection_id: str) -> str:
-    return f"sync:{connection_id}"
 
 
 def _seal_fields(credentials: Credentials) -> dict[str, Any]:
@@ -382,89 +376,17 @@ class CalendarService:
             await session.flush()
             await session.delete(connection)
 
-    # ---- the sync ----------------------------------------------------------------------
+    # ---- the sync (parlay.services.calendar_sync) --------------------------------------
+
+    @functools.cached_property
+    def busy_sync(self) -> BusySync:
+        return BusySync(self.ctx, self, sync_seconds=self.sync_seconds)
 
     async def handle_sync(self, job: Job) -> None:
-        connection_id = job.payload.get("connection")
-        if not isinstance(connection_id, str):
-            raise Permanent("calendar.sync payload lacks a connection id")
-        try:
-            await self.sync(connection_id)
-        except Retryable:
-            if job.attempts < GIVE_UP_AFTER:
-                raise
-            # Keep the periodic chain alive instead of dead-lettering it: try again at the
-            # next regular sync (the stored busy times decide meanwhile).
-            log.warning("calendar connection=%s: sync keeps failing", connection_id)
-            async with unit_of_work(self.ctx) as uow:
-                await uow.enqueue(
-                    SYNC_KIND,
-                    sync_key(connection_id),
-                    {"connection": connection_id},
-                    delay=self.sync_seconds,
-                )
+        await self.busy_sync.handle(job)
 
     async def sync(self, connection_id: str) -> None:
-        """Read the busy events of the connection's conflict calendars for [now, now + 92
-        days], apply rule 1 and replace each calendar's stored blocks; then queue the next
-        sync.  Raises ``Retryable`` when the provider may answer later; a refused grant sets
-        ``needs_reauth`` (and tells the user live) instead."""
-        async with self.ctx.db.read() as session:
-            connection = await session.get(CalendarConnection, connection_id)
-            if connection is None:
-                return  # disconnected meanwhile
-            provider_key, secret, user_id = (
-                connection.provider,
-                connection.secret,
-                connection.user_id,
-            )
-            targets = [
-                (c.id, c.external_id)
-                for c in await _calendars(session, connection_id)
-                if c.check_conflicts
-            ]
-        try:
-            provider = self.provider(provider_key, self.unseal(secret), connection_id)
-        except SecretUnreadable:
-            await self.set_status(connection_id, user_id, "needs_reauth", "secret_unreadable")
-            return
-        start = self.ctx.now()
-        end = start + SYNC_WINDOW
-        found: dict[int, list[Interval]] = {}
-        try:
-            for calendar_id, external_id in targets:
-                try:
-                    events = await provider.busy_events(external_id, start, end)
-                except perr.NotFound:
-                    events = []  # the calendar was deleted at the provider
-                found[calendar_id] = busy_intervals(events)
-        except (perr.AuthExpired, perr.InvalidCredentials):
-            await self.set_status(connection_id, user_id, "needs_reauth", "auth_expired")
-            return
-        except (perr.Transient, perr.RateLimited) as exc:
-            retry_after = exc.retry_after if isinstance(exc, perr.RateLimited) else None
-            raise Retryable(f"calendar sync: {type(exc).__name__}", retry_after) from None
-        except perr.ProviderError as exc:
-            await self.set_status(connection_id, user_id, "error", type(exc).__name__)
-            return
-        async with unit_of_work(self.ctx) as uow:
-            session = uow.session
-            connection = await session.get(CalendarConnection, connection_id, with_for_update=True)
-            if connection is None:
-                return
-            for calendar in await _calendars(session, connection_id):
-                if calendar.check_conflicts and calendar.id in found:
-                    await replace_blocks(session, calendar, found[calendar.id])
-            connection.last_synced_at = wall_clock()
-            if connection.status != "active":
-                connection.status, connection.status_detail = "active", None
-                await _emit_status(uow, connection)
-            await uow.enqueue(
-                SYNC_KIND,
-                sync_key(connection_id),
-                {"connection": connection_id},
-                delay=self.sync_seconds,
-            )
+        await self.busy_sync.sync(connection_id)
 
     async def set_status(
         self, connection_id: str, user_id: str, status: str, detail: str | None
