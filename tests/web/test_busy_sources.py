@@ -103,3 +103,39 @@ async def test_a_heavily_booked_calendar_and_a_change_within_the_minute(
     # One more entry covering Dec 3 entirely: seen by the very next request.
     calendar.add(alice.id, day + timedelta(days=1), day + timedelta(days=2))
     assert await dates() == ["2026-12-01"]
+
+
+class _BrokenSource:
+    """A calendar whose reads fail (a provider or a database down)."""
+
+    async def busy(self, user_id: str, window: Any) -> list[Any]:
+        raise ConnectionError("calendar down")
+
+
+async def test_a_failing_busy_source_does_not_take_availability_down(
+    app: Any, room: dict[str, Any], alice: Person, bob: Person
+) -> None:
+    working = InMemoryBusySource()
+    working.add(
+        alice.id,
+        datetime.fromisoformat("2026-12-01T15:00:00+00:00"),
+        datetime.fromisoformat("2026-12-01T17:00:00+00:00"),
+    )
+    app.state.ctx.busy_sources.extend([_BrokenSource(), working])
+    weekly = {"tue": [{"start": "09:00", "end": "17:00"}]}
+    invite = (
+        await alice.client.post(
+            f"/api/v1/rooms/{room['id']}/invites",
+            json={"time_zone": "UTC", "weekly": weekly, "duration_minutes": 60},
+        )
+    ).json()
+    r = await bob.client.get(
+        f"/api/v1/invites/{invite['id']}/slots", params={"date": "2026-12-01", "tz": "UTC"}
+    )
+    assert r.status_code == 200
+    # The working calendar still counts; the broken one is passed over.
+    assert [s["start"][11:16] for s in r.json()["slots"]][-1] == "14:00"
+    r = await bob.client.post(
+        f"/api/v1/invites/{invite['id']}/book", json={"start": "2026-12-01T10:00:00Z"}
+    )
+    assert r.status_code == 201, r.text

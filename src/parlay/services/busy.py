@@ -5,6 +5,7 @@ transaction opens, so no provider call ever holds the database's write lock."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import defaultdict
 from datetime import datetime
 from typing import Any, Protocol
@@ -17,6 +18,8 @@ from parlay.db.direct import DirectQuery
 from parlay.db.scheduling_models import Meeting
 from parlay.db.session import Database
 from parlay.domain.intervals import Interval
+
+log = logging.getLogger(__name__)
 
 
 class BusySource(Protocol):
@@ -38,12 +41,30 @@ class InMemoryBusySource:
         return [b for b in self._busy.get(user_id, ()) if b.overlaps(window)]
 
 
+#: How long one external source may take before availability goes on without it.
+SOURCE_TIMEOUT = 3.0
+
+
+async def _read_source(source: BusySource, user_id: str, window: Interval) -> list[Interval]:
+    """One source's busy time; a source that fails or dawdles counts as none (logged), so one
+    broken calendar never turns availability into a 500 or a hang.  Booking stays safe: the
+    database refuses overlapping Parlay meetings whatever a source says."""
+    try:
+        async with asyncio.timeout(SOURCE_TIMEOUT):
+            return await source.busy(user_id, window)
+    except Exception as exc:
+        log.warning("busy source %s failed: %s", type(source).__name__, type(exc).__name__)
+        return []
+
+
 async def external_busy(
     sources: list[BusySource], user_id: str, window: Interval
 ) -> list[Interval]:
     if not sources:
         return []
-    found = await asyncio.gather(*(s.busy(user_id, window) for s in sources))
+    if len(sources) == 1:
+        return await _read_source(sources[0], user_id, window)
+    found = await asyncio.gather(*(_read_source(s, user_id, window) for s in sources))
     return [interval for intervals in found for interval in intervals]
 
 
