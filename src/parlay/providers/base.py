@@ -29,6 +29,7 @@ from parlay.providers.dto import (
 from parlay.providers.errors import (
     AuthExpired,
     InvalidCredentials,
+    MailboxNotSupported,
     ProviderError,
     SyncTokenExpired,
     Transient,
@@ -119,13 +120,16 @@ class CalendarProvider(ABC):
 
         A refusal of the credentials is :class:`InvalidCredentials`; anything else that keeps
         us from a usable answer (down, timeout, not a calendar server, garbage) is
-        :class:`Unreachable`.
+        :class:`Unreachable`, except a mailbox the provider cannot serve
+        (:class:`MailboxNotSupported`), which passes through as it is.
         """
         try:
             email = await self._call("link.account_email", self._account_email)
             calendars = await self._call("link.list_calendars", self._list_calendars)
         except (AuthExpired, InvalidCredentials) as exc:
             raise InvalidCredentials(str(exc)) from exc
+        except MailboxNotSupported:
+            raise  # the account itself cannot be linked: say so, not "unreachable"
         except ProviderError as exc:
             raise Unreachable(str(exc)) from exc
         return LinkedAccount(account_email=email, calendars=tuple(calendars))

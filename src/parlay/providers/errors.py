@@ -46,6 +46,10 @@ class NotSupported(ProviderError):
     """The provider or this account cannot do what was asked."""
 
 
+class MailboxNotSupported(NotSupported):
+    """Graph cannot serve this mailbox (on-premises Exchange, no Exchange Online licence)."""
+
+
 class InvalidCredentials(ProviderError):
     """Linking: the server answered and refused the user name or password."""
 

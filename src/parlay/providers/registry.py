@@ -7,11 +7,13 @@ from types import MappingProxyType
 
 from parlay.providers.base import CalendarProvider
 from parlay.providers.caldav import CalDAVProvider
+from parlay.providers.microsoft import MicrosoftProvider
 
 PROVIDERS: Mapping[str, type[CalendarProvider]] = MappingProxyType(
     {
         CalDAVProvider.key: CalDAVProvider,
-        # "google" and "microsoft" are registered here when their adapters exist.
+        MicrosoftProvider.key: MicrosoftProvider,
+        # "google" is registered here when its adapter exists.
     }
 )
 
