@@ -103,6 +103,11 @@ def create_app(store: Store | None = None) -> Starlette:
             methods=["POST"],
         ),
         Route(
+            f"{_V3}/calendars/{{calendarId}}/events/{{eventId}}/instances",
+            g("calendar.events.instances", calendar.events_instances),
+            methods=["GET"],
+        ),
+        Route(
             f"{_V3}/calendars/{{calendarId}}/events/{{eventId}}",
             g("calendar.events.get", calendar.events_get),
             methods=["GET"],

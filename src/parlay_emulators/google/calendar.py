@@ -369,6 +369,40 @@ async def events_list(request: Request) -> Response:
         return JSONResponse(body)
 
 
+async def events_instances(request: Request) -> Response:
+    """events.instances: a recurring event's instances in [timeMin, timeMax) (no paging)."""
+    store = _store(request)
+    with store.lock:
+        grant = authorize(request, store, READ_SCOPES)
+        cal = _calendar(store, grant, request.path_params["calendarId"])
+        stored = store.events.get((cal.id, request.path_params["eventId"]))
+        if stored is None:
+            raise GoogleError(404)
+        if stored.deleted:
+            raise GoogleError(410, "deleted", "Resource has been deleted")
+        lo, hi = _window(request)
+        data = stored.data
+        until = hi or (lo or store.now()) + HORIZON
+        hits = [
+            o
+            for o in occurrences(data, cal.time_zone, until)
+            if (lo is None or o.end > lo) and (hi is None or o.start < hi)
+        ]
+        items = [instance(data, o) for o in hits] if is_recurring(data) else [data][: len(hits)]
+        return JSONResponse(
+            {
+                "kind": "calendar#events",
+                "etag": f'"{cal.seq:016d}"',
+                "summary": cal.summary,
+                "updated": rfc3339(store.now()),
+                "timeZone": cal.time_zone,
+                "accessRole": "owner",
+                "defaultReminders": [],
+                "items": items,
+            }
+        )
+
+
 # -- freeBusy -------------------------------------------------------------------------------
 def _fmt(instant: datetime, tz: ZoneInfo) -> str:
     local = instant.astimezone(tz)
