@@ -38,12 +38,10 @@ $(TEST_STAMP): pyproject.toml | $(VENV)/bin/python
 	@$(PIP) --quiet -e '.[test]'
 	@touch $(TEST_STAMP) $(RUN_STAMP)
 
-# `parlay demo` and `parlay serve` both migrate first.
+# `parlay dev`: the demo people, the Google and Microsoft calendar emulators (8201/8202, or
+# free ports when taken) with Parlay pointed at them, then `parlay serve`. Ctrl-C stops all.
 run: install
-	@echo "==> demo people (sign in with any of them):"
-	@$(BIN)/parlay demo
-	@echo "==> open http://$(HOST):$(PORT)/ (Ctrl-C stops)"
-	@$(BIN)/parlay serve --host $(HOST) --port $(PORT)
+	@$(BIN)/parlay dev --host $(HOST) --port $(PORT)
 
 lint: install-test
 	@echo "==> ruff"

@@ -44,6 +44,18 @@ def db_upgrade() -> None:
 @app.command()
 def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
     """Migrate, then serve the web app and API."""
+    _serve(host, port)
+
+
+@app.command()
+def dev(host: str = "127.0.0.1", port: int = 8000) -> None:
+    """The demo with calendars: demo people, the Google and Microsoft emulators, the server."""
+    from parlay.devrun import run
+
+    run(host, port, _serve, typer.echo)
+
+
+def _serve(host: str, port: int) -> None:
     from parlay.main import create_app
     from parlay.web.server import http_protocol
 
