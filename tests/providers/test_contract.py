@@ -17,6 +17,11 @@ from parlay.providers.caldav import CalDAVProvider
 from parlay.providers.dto import Credentials, MeetingEvent, blocking_events
 from parlay.providers.registry import PROVIDERS
 from tests.providers.conftest import USERS, Radicale
+from tests.providers.google_fixtures import (  # noqa: F401 - fixtures
+    GoogleEmulator,
+    google_fixture,
+    google_server_fixture,
+)
 
 START = datetime(2031, 5, 5, tzinfo=UTC)
 END = START + timedelta(days=7)
@@ -48,7 +53,20 @@ def caldav_account(request: pytest.FixtureRequest) -> Account:
     return Account(CalDAVProvider(creds, timeout=10), cal, seed)
 
 
+def google_account(request: pytest.FixtureRequest) -> Account:
+    google: GoogleEmulator = request.getfixturevalue("google")
+    email = google.account("alice@example.com", "Europe/Berlin")
+
+    def seed(uid: str, start: datetime, end: datetime) -> None:
+        event_id = uid.ljust(5, "0")  # Google's ids: base32hex, at least 5 characters
+        times = {"start": {"dateTime": start.isoformat()}, "end": {"dateTime": end.isoformat()}}
+        google.seed(email, {"id": event_id, "summary": uid, **times})
+
+    return Account(google.provider(email), email, seed)
+
+
 FACTORIES: dict[str, Callable[[pytest.FixtureRequest], Account]] = {"caldav": caldav_account}
+FACTORIES["google"] = google_account
 
 
 @pytest.fixture(params=sorted(PROVIDERS))

@@ -7,13 +7,14 @@ from types import MappingProxyType
 
 from parlay.providers.base import CalendarProvider
 from parlay.providers.caldav import CalDAVProvider
+from parlay.providers.google import GoogleProvider
 from parlay.providers.microsoft import MicrosoftProvider
 
 PROVIDERS: Mapping[str, type[CalendarProvider]] = MappingProxyType(
     {
         CalDAVProvider.key: CalDAVProvider,
         MicrosoftProvider.key: MicrosoftProvider,
-        # "google" is registered here when its adapter exists.
+        GoogleProvider.key: GoogleProvider,
     }
 )
 
