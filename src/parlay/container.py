@@ -11,7 +11,7 @@ from functools import partial
 from typing import Any
 
 from parlay.db.session import Database
-from parlay.jobs.runner import Worker
+from parlay.jobs.runner import Worker, WorkerConfig
 from parlay.providers.base import CalendarProvider, RefreshCallback
 from parlay.providers.dto import Credentials
 from parlay.providers.oauth import OAuthClient, google_config, microsoft_config
@@ -153,7 +153,8 @@ class Container:
     def worker(self) -> Worker:
         """An outbox worker over this container's database and handlers (real transport
         clock; the user-facing clock only for housekeeping of user-facing records)."""
-        return Worker(self.ctx.db, self.handlers, user_clock=self.ctx.now)
+        config = WorkerConfig(calendar_sync_seconds=self.settings.calendar_sync_seconds)
+        return Worker(self.ctx.db, self.handlers, user_clock=self.ctx.now, config=config)
 
     def _revoked(self, keys: Sequence[str]) -> None:
         """A session ended or a token was revoked (on any node): forget it, close its sockets."""

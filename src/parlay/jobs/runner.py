@@ -44,6 +44,8 @@ class WorkerConfig:
     backoff_base_seconds: float = 2.0
     backoff_cap_seconds: float = 900.0
     housekeeping_seconds: float = 3600.0
+    #: The calendar sync period; housekeeping restarts sync chains stalled for two (None: not).
+    calendar_sync_seconds: float | None = None
 
 
 def backoff(attempts: int, config: WorkerConfig, rng: random.Random) -> float:
@@ -153,7 +155,12 @@ class Worker:
         await queue.retry_later(self.db, job.id, token, now, run_after, error)
 
     async def housekeep(self) -> housekeeping.Pruned:
-        return await housekeeping.prune(self.db, wall_now=self.clock(), user_now=self.user_clock())
+        return await housekeeping.prune(
+            self.db,
+            wall_now=self.clock(),
+            user_now=self.user_clock(),
+            calendar_sync_seconds=self.config.calendar_sync_seconds,
+        )
 
     async def _housekeep_when_due(self) -> None:
         now = self.monotonic()

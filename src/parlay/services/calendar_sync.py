@@ -39,6 +39,7 @@ from parlay.services.uow import unit_of_work
 log = logging.getLogger(__name__)
 
 SYNC_KIND = "calendar.sync"
+SYNC_KEY_PREFIX = "sync:"
 #: A sync job failing transiently this many times in a row waits for the next regular sync.
 GIVE_UP_AFTER = 5
 #: Incremental syncs build on a full read for at most this long (the window moves with it).
@@ -48,7 +49,7 @@ Applied = Literal["full", "incremental", "stale"]
 
 
 def sync_key(connection_id: str) -> str:
-    return f"sync:{connection_id}"
+    return f"{SYNC_KEY_PREFIX}{connection_id}"
 
 
 class Connections(Protocol):
