@@ -21,6 +21,7 @@ from parlay.realtime.hub import Hub
 from parlay.services import events
 from parlay.services.accounts import STRONG_HASHING, TEST_HASHING
 from parlay.services.calendar_busy import StoredCalendarBusy
+from parlay.services.calendar_fresh import FreshCalendarBusy
 from parlay.services.calendar_oauth import CalendarOAuth
 from parlay.services.calendars import CalendarService, ProviderFactory
 from parlay.services.context import Context
@@ -135,6 +136,7 @@ class Container:
             oauth=oauth_clients(settings),
         )
         ctx.busy_sources.append(StoredCalendarBusy(db))  # the linked calendars' busy mirror
+        ctx.fresh_busy = FreshCalendarBusy(calendars).busy  # rule 2 at Book and Reschedule
         return cls(
             settings=settings,
             ctx=ctx,

@@ -40,6 +40,7 @@ from parlay.domain.meetings import MeetingState, compute_cancel, compute_resched
 from parlay.domain.slots import classify_start
 from parlay.services.access import access_invite, access_meeting, room_member_ids
 from parlay.services.busy import external_busy, meeting_busy
+from parlay.services.calendar_writes import enqueue_writes
 from parlay.services.context import Context
 from parlay.services.invites import terms_of
 from parlay.services.messages import add_message, emit_message_updated
@@ -72,7 +73,13 @@ async def _calendar_busy_near(
     async with ctx.db.read() as session:
         row = (await session.execute(people_of)).first()
     people = tuple(str(person) for person in row) if row else ()
-    busy = await external_busy(ctx.busy_sources, people[0], window) if people else []
+    if not people:
+        return window, people, []
+    busy = await external_busy(ctx.busy_sources, people[0], window)
+    if ctx.fresh_busy is not None:
+        # Rule 2: the host's calendars read now from the chosen start (the slot's end is known
+        # only inside the transaction; busy time after the slot does not change its verdict).
+        busy += await ctx.fresh_busy(people[0], Interval(start, window.end))
     return window, people, busy
 
 
@@ -151,6 +158,7 @@ async def do_book(
         )
         invite.status, invite.meeting_id = "booked", meeting.id
         await uow.session.flush()
+        await enqueue_writes(uow, meeting.id)
         room = await uow.session.get(Room, invite.room_id)
         assert room is not None
         host = await uow.session.get(User, invite.host_id)
@@ -250,6 +258,7 @@ async def do_reschedule(
         meeting.start, meeting.end, meeting.sequence = moved.start, moved.end, moved.sequence
         await move_holds(uow.session, meeting.id, moved.start, moved.end)
         await _insert_or_taken(uow)
+        await enqueue_writes(uow, meeting.id)
         uow.session.add(
             MeetingHistory(
                 meeting_id=meeting.id,
@@ -284,6 +293,7 @@ async def do_cancel(ctx: Context, user: User, meeting_id: str, reason: str | Non
         cancelled = compute_cancel(_state(meeting))
         meeting.status, meeting.sequence = cancelled.status, cancelled.sequence
         await drop_holds(uow.session, meeting.id)
+        await enqueue_writes(uow, meeting.id)
         uow.session.add(
             MeetingHistory(
                 meeting_id=meeting.id,

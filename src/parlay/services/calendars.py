@@ -37,6 +37,7 @@ from parlay.providers.oauth import OAuthClient
 from parlay.providers.registry import provider_class
 from parlay.services.calendar_busy import drop_blocks
 from parlay.services.calendar_sync import SYNC_KIND, BusySync, sync_key
+from parlay.services.calendar_writes import CalendarWrites
 from parlay.services.context import Context
 from parlay.services.outbound import AddressNotAllowed, check_public_url
 from parlay.services.outbox import Handler, Job, Permanent, Retryable, wall_clock
@@ -123,7 +124,7 @@ class CalendarService:
 
     def handlers(self) -> dict[str, Handler]:
         """Outbox handlers to inject into the workers (``Container.handlers``)."""
-        return {SYNC_KIND: self.handle_sync}
+        return {SYNC_KIND: self.handle_sync, **CalendarWrites(self).handlers()}
 
     # ---- credentials -------------------------------------------------------------------
 

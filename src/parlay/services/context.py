@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from pwdlib import PasswordHash
 
 from parlay.db.session import Database
+from parlay.domain.intervals import Interval
 from parlay.realtime.broker import Broker
 from parlay.services.busy import BusySource
 from parlay.services.principals import PrincipalCache
@@ -28,6 +29,9 @@ class Context:
     principals: PrincipalCache = field(default_factory=PrincipalCache)
     #: External busy times (linked calendars); Parlay's own meetings are always counted.
     busy_sources: list[BusySource] = field(default_factory=list)
+    #: Book and Reschedule's fresh read of a host's conflict calendars (API.md rule 2), set by
+    #: the container; None: the stored busy times alone decide.
+    fresh_busy: Callable[[str, Interval], Awaitable[list[Interval]]] | None = None
 
     def now(self) -> datetime:
         return self.clock()
