@@ -180,6 +180,20 @@ async def test_all_day_events_follow_each_calendars_own_zone(google: GoogleEmula
     assert (event.start, event.end) == (at(0, 15), at(1, 15))  # Tokyo midnight is 15:00 UTC
 
 
+async def test_every_page_is_read(google: GoogleEmulator) -> None:
+    google.account(ALICE)
+    for n in range(5):
+        google.seed(ALICE, timed(f"event{n}", at(n, 9), at(n, 10)))
+    provider = google.provider(ALICE)
+    provider.page_size = 2
+
+    assert len(await provider.busy_events(ALICE, *WINDOW)) == 5
+    synced = await provider.sync_busy(ALICE, *WINDOW)
+    assert set(synced.changed) == {f"event{n}" for n in range(5)} and synced.next_token
+    paged = [r for r in google.requests("calendar.events.list") if "pageToken" in r["query"]]
+    assert len(paged) == 4  # two follow-up pages for each of the two reads
+
+
 # ---- incremental sync -------------------------------------------------------------------------
 
 

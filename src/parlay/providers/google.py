@@ -14,7 +14,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 
@@ -27,7 +26,7 @@ from parlay.providers.dto import (
     MeetingEvent,
     SyncResult,
 )
-from parlay.providers.errors import NotSupported, ProviderError, SyncTokenExpired, Transient
+from parlay.providers.errors import NotSupported, ProviderError, SyncTokenExpired
 from parlay.providers.google_events import (
     busy_in,
     event_body,
@@ -36,15 +35,20 @@ from parlay.providers.google_events import (
     series_key,
     zone_named,
 )
-from parlay.providers.google_http import GoogleAPIError, borrowed, classify, raise_for, restorable
+from parlay.providers.google_http import (
+    GoogleAPIError,
+    GoogleSession,
+    borrowed,
+    classify,
+    restorable,
+)
 
-PAGE_SIZE = "2500"  # events.list's maximum
-MAX_PAGES = 200
 NO_MAIL = {"sendUpdates": "none"}  # rule 3: Google sends no invitations of its own
 
 
 class GoogleProvider(CalendarProvider):
     key = "google"
+    page_size = 2500  # events.list's maximum: fewest round trips
 
     def __init__(
         self,
@@ -62,53 +66,13 @@ class GoogleProvider(CalendarProvider):
         self._userinfo_url = userinfo_url
         self._transport = transport
 
-    # ---- HTTP -------------------------------------------------------------------------------
-
     @asynccontextmanager
-    async def _client(self) -> AsyncIterator[httpx.AsyncClient]:
-        """One client per hook call: nothing outlives the call, nothing to close later."""
+    async def _session(self) -> AsyncIterator[GoogleSession]:
+        """One client per hook call: nothing outlives the call, nothing to close later.  The
+        token is read here: after a refresh the base calls the hook, so a new session, again."""
         transport = borrowed(self._transport) if self._transport else None
         async with httpx.AsyncClient(transport=transport, timeout=self.timeout) as client:
-            yield client
-
-    async def _send(
-        self,
-        client: httpx.AsyncClient,
-        method: str,
-        url: str,
-        *,
-        params: dict[str, str] | None = None,
-        json: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        # The token is read at each request: after a refresh the base calls the hook again.
-        headers = {"Authorization": f"Bearer {self.credentials.access_token or ''}"}
-        answer = await client.request(method, url, params=params, json=json, headers=headers)
-        raise_for(answer)
-        if answer.status_code == 204 or not answer.content:
-            return {}
-        body = answer.json()
-        if not isinstance(body, dict):
-            raise ValueError("a JSON object was expected")
-        return body
-
-    async def _list(
-        self, client: httpx.AsyncClient, url: str, params: dict[str, str]
-    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-        """Every item over all pages, and the last page (it holds ``nextSyncToken``)."""
-        items: list[dict[str, Any]] = []
-        query = params
-        for _ in range(MAX_PAGES):
-            page = await self._send(client, "GET", url, params=query)
-            items.extend(i for i in page.get("items") or [] if isinstance(i, dict) and "id" in i)
-            token = page.get("nextPageToken")
-            if not token:
-                return items, page
-            query = {**params, "pageToken": str(token)}
-        raise Transient("events.list: too many pages")
-
-    def _events_url(self, calendar_id: str, event_id: str | None = None) -> str:
-        url = f"{self._v3}/calendars/{quote(calendar_id, safe='')}/events"
-        return f"{url}/{quote(event_id, safe='')}" if event_id else url
+            yield GoogleSession(client, self._v3, self.credentials.access_token or "")
 
     def _classify(self, exc: Exception) -> ProviderError | None:
         return classify(exc)
@@ -116,23 +80,21 @@ class GoogleProvider(CalendarProvider):
     # ---- identity and calendars -------------------------------------------------------------
 
     async def _account_email(self) -> str:
-        async with self._client() as client:
+        async with self._session() as api:
             try:
-                info = await self._send(client, "GET", self._userinfo_url)
+                info = await api.send("GET", self._userinfo_url)
                 if info.get("email"):
                     return str(info["email"])
             except GoogleAPIError as exc:
                 if exc.status == 401:
                     raise
             # No e-mail scope or no userinfo: the primary calendar's id is the account's e-mail.
-            primary = await self._send(client, "GET", f"{self._v3}/calendars/primary")
+            primary = await api.send("GET", f"{self._v3}/calendars/primary")
             return str(primary["id"])
 
     async def _list_calendars(self) -> list[CalendarInfo]:
-        async with self._client() as client:
-            entries, _ = await self._list(
-                client, f"{self._v3}/users/me/calendarList", {"maxResults": "250"}
-            )
+        async with self._session() as api:
+            entries, _ = await api.pages(f"{self._v3}/users/me/calendarList", {"maxResults": "250"})
         return [
             CalendarInfo(
                 external_id=str(e["id"]),
@@ -147,7 +109,7 @@ class GoogleProvider(CalendarProvider):
     def _window(self, start: datetime, end: datetime) -> dict[str, str]:
         return {
             "singleEvents": "true",
-            "maxResults": PAGE_SIZE,
+            "maxResults": str(self.page_size),
             "timeMin": rfc3339(start),
             "timeMax": rfc3339(end),
         }
@@ -155,9 +117,9 @@ class GoogleProvider(CalendarProvider):
     async def _busy_events(
         self, calendar_id: str, start: datetime, end: datetime
     ) -> list[BusyEvent]:
-        async with self._client() as client:
+        async with self._session() as api:
             params = self._window(start, end) | {"showDeleted": "false"}
-            items, page = await self._list(client, self._events_url(calendar_id), params)
+            items, page = await api.pages(api.events_url(calendar_id), params)
         return busy_in(items, zone_named(page.get("timeZone")), start, end)
 
     async def _sync_busy(
@@ -166,10 +128,14 @@ class GoogleProvider(CalendarProvider):
         # Google refuses timeMin/timeMax beside a syncToken; all else stays as in the full list.
         params = self._window(start, end)
         if sync_token is not None:
-            params = {"singleEvents": "true", "maxResults": PAGE_SIZE, "syncToken": sync_token}
-        async with self._client() as client:
+            params = {
+                "singleEvents": "true",
+                "maxResults": str(self.page_size),
+                "syncToken": sync_token,
+            }
+        async with self._session() as api:
             try:
-                items, page = await self._list(client, self._events_url(calendar_id), params)
+                items, page = await api.pages(api.events_url(calendar_id), params)
             except GoogleAPIError as exc:
                 if exc.status == 410:
                     raise SyncTokenExpired(exc.reason or "fullSyncRequired") from exc
@@ -189,7 +155,7 @@ class GoogleProvider(CalendarProvider):
                 else:
                     changed[key] = changed.get(key, ()) + tuple(busy_in([item], zone, start, end))
             for key in series - removed:
-                instances = await self._instances(client, calendar_id, key, start, end)
+                instances = await self._instances(api, calendar_id, key, start, end)
                 if instances is None:
                     removed.add(key)
                 else:
@@ -205,17 +171,21 @@ class GoogleProvider(CalendarProvider):
 
     async def _instances(
         self,
-        client: httpx.AsyncClient,
+        api: GoogleSession,
         calendar_id: str,
         series: str,
         start: datetime,
         end: datetime,
     ) -> list[dict[str, Any]] | None:
         """A recurring series' live instances in the window; None when the series is gone."""
-        params = {"timeMin": rfc3339(start), "timeMax": rfc3339(end), "maxResults": PAGE_SIZE}
-        url = self._events_url(calendar_id, series) + "/instances"
+        params = {
+            "timeMin": rfc3339(start),
+            "timeMax": rfc3339(end),
+            "maxResults": str(self.page_size),
+        }
+        url = api.events_url(calendar_id, series) + "/instances"
         try:
-            items, _ = await self._list(client, url, params)
+            items, _ = await api.pages(url, params)
         except GoogleAPIError as exc:
             if exc.status in (404, 410):
                 return None
@@ -225,29 +195,25 @@ class GoogleProvider(CalendarProvider):
     # ---- the meeting's event ----------------------------------------------------------------
 
     async def _create_event(self, calendar_id: str, event: MeetingEvent) -> EventRef:
-        async with self._client() as client:
-            return await self._place(client, calendar_id, event)
+        async with self._session() as api:
+            return await self._place(api, calendar_id, event)
 
-    async def _place(
-        self, client: httpx.AsyncClient, calendar_id: str, event: MeetingEvent
-    ) -> EventRef:
+    async def _place(self, api: GoogleSession, calendar_id: str, event: MeetingEvent) -> EventRef:
         """Insert under the derived id; a 409 (a retry, or a deleted event Google keeps under
         that id) becomes a patch to the wanted state, ``status: confirmed`` included.  If Google
         will not restore a deleted event, the next derived id is tried."""
         body = event_body(event)
         for event_id in event_ids(event.meeting_id):
             try:
-                url = self._events_url(calendar_id)
-                made = await self._send(
-                    client, "POST", url, params=NO_MAIL, json={"id": event_id} | body
-                )
+                url = api.events_url(calendar_id)
+                made = await api.send("POST", url, params=NO_MAIL, json={"id": event_id} | body)
                 return EventRef(external_id=str(made.get("id", event_id)), etag=made.get("etag"))
             except GoogleAPIError as exc:
                 if exc.status != 409:
                     raise
             try:
-                url = self._events_url(calendar_id, event_id)
-                patched = await self._send(client, "PATCH", url, params=NO_MAIL, json=body)
+                url = api.events_url(calendar_id, event_id)
+                patched = await api.send("PATCH", url, params=NO_MAIL, json=body)
                 return EventRef(external_id=event_id, etag=patched.get("etag"))
             except GoogleAPIError as exc:
                 if not restorable(exc):
@@ -258,27 +224,25 @@ class GoogleProvider(CalendarProvider):
         self, calendar_id: str, event: MeetingEvent, ref: EventRef | None
     ) -> EventRef:
         event_id = ref.external_id if ref else event_ids(event.meeting_id)[0]
-        async with self._client() as client:
+        async with self._session() as api:
             try:
-                url = self._events_url(calendar_id, event_id)
-                patched = await self._send(
-                    client, "PATCH", url, params=NO_MAIL, json=event_body(event)
-                )
+                url = api.events_url(calendar_id, event_id)
+                patched = await api.send("PATCH", url, params=NO_MAIL, json=event_body(event))
                 return EventRef(external_id=event_id, etag=patched.get("etag"))
             except GoogleAPIError as exc:
                 if exc.status not in (404, 410):
                     raise
-            return await self._place(client, calendar_id, event)  # deleted meanwhile: again
+            return await self._place(api, calendar_id, event)  # deleted meanwhile: again
 
     async def _delete_event(self, calendar_id: str, meeting_id: str, ref: EventRef | None) -> None:
         candidates = event_ids(meeting_id)
         if ref and ref.external_id not in candidates:
             candidates.insert(0, ref.external_id)
-        async with self._client() as client:
+        async with self._session() as api:
             for event_id in candidates:
                 try:
-                    url = self._events_url(calendar_id, event_id)
-                    await self._send(client, "DELETE", url, params=NO_MAIL)
+                    url = api.events_url(calendar_id, event_id)
+                    await api.send("DELETE", url, params=NO_MAIL)
                     return
                 except GoogleAPIError as exc:
                     if exc.status == 404:

@@ -1,4 +1,4 @@
-"""Google's HTTP answers -> the provider error taxonomy.
+"""Google's HTTP: bearer-token requests, paging, and answers -> the error taxonomy.
 
 Google wraps every Calendar API failure in ``{"error": {"code", "message", "errors":
 [{"domain", "reason", ...}]}}``; the reason, not only the status, tells a rate limit (403
@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -21,6 +23,7 @@ from parlay.providers.errors import (
     Transient,
 )
 
+MAX_PAGES = 200
 RATE_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded", "quotaExceeded"})
 
 
@@ -112,3 +115,50 @@ class _Borrowed(httpx.AsyncBaseTransport):
 
 def borrowed(transport: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:
     return _Borrowed(transport)
+
+
+class GoogleSession:
+    """One hook call's HTTP: the bearer token, Calendar v3 URLs, JSON, pages, errors."""
+
+    def __init__(self, client: httpx.AsyncClient, v3: str, access_token: str) -> None:
+        self.v3 = v3
+        self._client = client
+        self._auth = {"Authorization": f"Bearer {access_token}"}
+
+    def events_url(self, calendar_id: str, event_id: str | None = None) -> str:
+        url = f"{self.v3}/calendars/{quote(calendar_id, safe='')}/events"
+        return f"{url}/{quote(event_id, safe='')}" if event_id else url
+
+    async def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: dict[str, str] | None = None,
+        json: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        answer = await self._client.request(
+            method, url, params=params, json=json, headers=self._auth
+        )
+        raise_for(answer)
+        if answer.status_code == 204 or not answer.content:
+            return {}
+        body = answer.json()
+        if not isinstance(body, dict):
+            raise ValueError("a JSON object was expected")
+        return body
+
+    async def pages(
+        self, url: str, params: dict[str, str]
+    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """Every item over all pages, and the last page (it holds ``nextSyncToken``)."""
+        items: list[dict[str, Any]] = []
+        query = params
+        for _ in range(MAX_PAGES):
+            page = await self.send("GET", url, params=query)
+            items.extend(i for i in page.get("items") or [] if isinstance(i, dict) and "id" in i)
+            token = page.get("nextPageToken")
+            if not token:
+                return items, page
+            query = {**params, "pageToken": str(token)}
+        raise Transient("Google: too many pages")
