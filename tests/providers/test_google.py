@@ -418,3 +418,36 @@ async def test_an_injected_transport_is_used_and_left_open(google: GoogleEmulato
     assert await provider.account_email() == ALICE
     assert await provider.list_calendars()  # the same transport, still usable
     await transport.aclose()
+
+
+# ---- pure pieces ------------------------------------------------------------------------------
+
+
+def test_derived_ids_are_valid_google_ids_and_distinct() -> None:
+    import re
+
+    valid = re.compile(r"^[a-v0-9]{5,1024}$")
+    uuid_ids = event_ids(MEETING_ID)
+    assert uuid_ids[0] == "p" + MEETING_ID.replace("-", "")
+    odd_ids = event_ids("Meeting #42 (Zürich)")  # not hex: hashed, still stable
+    assert odd_ids == event_ids("Meeting #42 (Zürich)")
+    for ids in (uuid_ids, odd_ids):
+        assert all(valid.match(i) for i in ids) and len(set(ids)) == len(ids)
+
+
+def test_retry_after_reads_seconds_and_http_dates() -> None:
+    from parlay.providers.google_http import retry_after
+
+    assert retry_after("120") == 120.0
+    assert retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # in the past: now
+    assert (
+        3500
+        < (
+            retry_after(
+                (datetime.now(UTC) + timedelta(hours=1)).strftime("%a, %d %b %Y %H:%M:%S GMT")
+            )
+            or 0
+        )
+        <= 3600
+    )
+    assert retry_after("soon") is None and retry_after(None) is None
