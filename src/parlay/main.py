@@ -14,7 +14,7 @@ from parlay.container import Container
 from parlay.settings import Settings
 from parlay.web import docs, errors, metrics, pages, ws
 from parlay.web.guard import Guard
-from parlay.web.routes import auth, calendars, oauth, rooms, scheduling
+from parlay.web.routes import auth, busy, calendars, oauth, rooms, scheduling
 
 
 def create_app(settings: Settings, container: Container | None = None) -> FastAPI:
@@ -68,6 +68,7 @@ def create_app(settings: Settings, container: Container | None = None) -> FastAP
     app.include_router(rooms.router)
     app.include_router(auth.router)
     app.include_router(calendars.router)
+    app.include_router(busy.router)
     app.include_router(oauth.router)
     app.include_router(ws.router)
     app.include_router(pages.router)
