@@ -30,7 +30,6 @@ from parlay.providers.errors import (
     NotSupported,
     ProviderError,
     RateLimited,
-    SyncTokenExpired,
     Transient,
 )
 
@@ -42,7 +41,6 @@ SCAN_PAGES = 40  # a lookup by transactionId reads at most this many pages of on
 MAILBOX_CODES = frozenset(
     {"mailboxnotenabledforrestapi", "mailboxnotsupportedforrestapi", "extensionerror"}
 )
-SYNC_CODES = frozenset({"syncstatenotfound", "resyncrequired"})
 
 
 def _retry_after(response: httpx.Response) -> float | None:
@@ -76,8 +74,6 @@ def graph_error(op: str, response: httpx.Response) -> ProviderError:
     what = f"{op}: HTTP {status} {code}".rstrip()
     if code.lower() in MAILBOX_CODES:
         return MailboxNotSupported("mailbox_not_supported")
-    if code.lower() in SYNC_CODES:
-        return SyncTokenExpired(what)
     if status == 401:
         return AuthExpired(what)
     if status == 429:
