@@ -256,7 +256,7 @@ async def test_tokens_refresh_before_they_expire_and_a_revoked_grant_asks_to_rec
     # An hour later the access token has expired: the next sync refreshes it first.
     (await google.post("/_emulator/clock", json={"advance_seconds": 3700})).raise_for_status()
     await calendars.sync(connection["id"])
-    calls = [c["operation"] for c in (await google.get("/_emulator/requests")).json()]
+    calls = [c["operation"] for c in (await google.get("/_emulator/requests")).json()["requests"]]
     assert "oauth.token" in calls[calls.index("oauth.userinfo") + 1 :]
     listed = (await alice.client.get("/api/v1/calendars")).json()["calendars"][0]
     assert listed["status"] == "active"
