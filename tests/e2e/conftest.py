@@ -6,6 +6,7 @@ fresh browser contexts (desktop 1280x800 and phone 360x740) through the ``open_p
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -21,7 +22,11 @@ from typing import Any
 
 import pytest
 
+from parlay import devstack
+from parlay.devstack import Emulator
+from tests.e2e.calendars import start_radicale
 from tests.e2e.ui import sign_up
+from tests.providers.conftest import Radicale
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -61,17 +66,18 @@ def _healthy(url: str) -> bool:
         return False
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Base URL of a ``parlay serve`` subprocess (PARLAY_ENV=test, its own data dir)."""
-    data_dir = tmp_path_factory.mktemp("parlay-e2e")
+@contextlib.contextmanager
+def serve_parlay(
+    data_dir: Path, port: int | None = None, extra_env: dict[str, str] | None = None
+) -> Iterator[str]:
+    """A ``parlay serve`` subprocess (PARLAY_ENV=test, its own data dir); yields its base URL."""
     parlay = Path(sys.executable).parent / "parlay"
     if not parlay.exists():
         found = shutil.which("parlay")
         if found is None:
             pytest.fail(f"the parlay command is missing next to {sys.executable}")
         parlay = Path(found)
-    port = _free_port()
+    port = port or _free_port()
     env = {
         **os.environ,
         "PARLAY_ENV": "test",
@@ -79,6 +85,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "PARLAY_RATE_LIMITS": "off",
         "PARLAY_SECRET_KEY": "x",
         "PARLAY_BASE_URL": f"http://127.0.0.1:{port}",  # join links point at this server
+        **(extra_env or {}),
     }
     env.pop("PARLAY_DATABASE_URL", None)
     env.pop("PARLAY_NOW", None)
@@ -106,6 +113,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Base URL of a ``parlay serve`` subprocess (PARLAY_ENV=test, its own data dir)."""
+    with serve_parlay(tmp_path_factory.mktemp("parlay-e2e")) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -232,3 +246,35 @@ def pair(
                 context.close()
         _pairs[device] = (people[0], people[1])
     return _pairs[device]
+
+
+@dataclass(frozen=True)
+class CalendarStack:
+    """A Parlay server pointed at the Google and Microsoft emulators (OAuth clients registered,
+    the outbox worker in process), and a Radicale for CalDAV."""
+
+    url: str
+    google: Emulator
+    microsoft: Emulator
+    radicale: Radicale
+
+
+@pytest.fixture(scope="session")
+def calendar_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CalendarStack]:
+    """Test modules that link calendars use it in place of ``server``::
+
+    @pytest.fixture(scope="module")
+    def server(calendar_stack: CalendarStack) -> str:
+        return calendar_stack.url
+    """
+    port = _free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    with (
+        devstack.running() as emulators,
+        start_radicale(tmp_path_factory.mktemp("radicale")) as radicale,
+    ):
+        env = devstack.settings_env(emulators["google"], emulators["microsoft"], base_url)
+        env["PARLAY_INPROCESS_WORKER"] = "true"  # meetings go out through the outbox worker
+        data_dir = tmp_path_factory.mktemp("parlay-calendars")
+        with serve_parlay(data_dir, port, env) as url:
+            yield CalendarStack(url, emulators["google"], emulators["microsoft"], radicale)

@@ -8,9 +8,11 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel, ConfigDict
 
 from parlay.domain.errors import Unauthenticated
 from parlay.services import meetings
+from parlay.services.video import VideoService
 from parlay.web.deps import SESSION_COOKIE, optional_principal
 
 router = APIRouter(include_in_schema=False)
@@ -62,6 +64,14 @@ async def settings_page(request: Request) -> Response:
     return _page(request, "settings.html")
 
 
+@router.get("/calendars")
+async def calendars_page(request: Request) -> Response:
+    """Linked calendars: accounts, their calendars' toggles, sync now, disconnect."""
+    if not _signed_in(request):
+        return RedirectResponse(f"/login?next={quote('/calendars', safe='')}", status_code=303)
+    return _page(request, "calendars.html")
+
+
 @router.get("/rooms/{room_id}")
 async def room_page(request: Request, room_id: str) -> Response:
     if not _signed_in(request):
@@ -84,7 +94,24 @@ async def join_page(request: Request, join_token: str) -> Response:
     meeting = await meetings.get_join_details(request.app.state.ctx, join_token, viewer)
     if meeting is None:
         return _page(request, "not_found.html", status_code=404)
-    return _page(request, "join.html", meeting=meeting)
+    if meeting.status == "cancelled":  # the link is dead: 410, the page says who and why
+        return _page(request, "join.html", status_code=410, meeting=meeting, call=None)
+    video: VideoService = request.app.state.container.video
+    call = await video.get_call_page(join_token, member=meeting.room_id is not None)
+    return _page(request, "join.html", meeting=meeting, call=call)
+
+
+class GuestIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    name: str
+
+
+@router.post("/m/{join_token}/guests", status_code=201)
+async def guest_pass(join_token: str, body: GuestIn, request: Request) -> dict[str, str]:
+    """A guest pass for someone who holds the link (the lobby's credential; README)."""
+    video: VideoService = request.app.state.container.video
+    token, guest = await video.check_guest_pass(join_token, body.name)
+    return {"token": token, "name": guest.name}
 
 
 @router.get("/m/{join_token}/meeting.ics")

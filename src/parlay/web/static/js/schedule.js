@@ -3,6 +3,7 @@
 // "duration" (15/30/45/60 min) → Send posts the invite. booking.js adds the booking steps
 // (month view, times, confirm, cancel) to the same dialog.
 import { api, ApiError, loadMe } from './api.js';
+import { caldavForm, loadConnections, loadProviders, providerButtons, rememberSkip, skippedConnect } from './calendars.js';
 import { h, icon } from './dom.js';
 import { DAYS, WeeklyEditor, draftFrom, weeklyOf } from './weekly.js';
 import { canonicalZone, zonePicker } from './zonepicker.js';
@@ -10,13 +11,9 @@ import { canonicalZone, zonePicker } from './zonepicker.js';
 let dialog = null;
 let titleEl = null;
 let bodyEl = null;
-let state = { room: null, returnFocus: null, share: null, params: {} };
+let state = { room: null, returnFocus: null, share: null, params: {}, providers: [], me: null };
 let generation = 0; // bumps on every step change and close (stale async work checks it)
 
-const PROVIDERS = [
-  { id: 'google', name: 'Google Calendar', detail: 'Gmail and Google Workspace accounts' },
-  { id: 'microsoft', name: 'Microsoft Outlook', detail: 'Outlook.com, Hotmail and Microsoft 365' },
-];
 const DURATIONS = [15, 30, 45, 60];
 
 function ensureDialog() {
@@ -91,26 +88,6 @@ export function openStep(name, params = {}, { room = state.room, returnFocus = d
   showStep(name, params);
 }
 
-async function connect(provider, button, errorEl) {
-  button.disabled = true;
-  errorEl.textContent = '';
-  try {
-    const result = await api('POST', `/api/v1/calendars/${provider}/connect`, {
-      return_to: window.location.pathname,
-    });
-    if (result && result.authorize_url) {
-      window.location.assign(result.authorize_url);
-      return;
-    }
-    errorEl.textContent = 'Could not start connecting. Please try again.';
-  } catch (err) {
-    errorEl.textContent = err.status === 404 || err.status === 405
-      ? 'Connecting calendars is not available yet. You can skip this step.'
-      : err.message;
-  }
-  button.disabled = false;
-}
-
 function loadingContent(text) {
   return h('div', { class: 'step-loading', role: 'status' }, h('span', { class: 'spinner', 'aria-hidden': 'true' }), text);
 }
@@ -151,30 +128,35 @@ function describeDays(draft) {
 export const steps = {
   connect({ go }) {
     const errorEl = h('p', { class: 'form-error', role: 'alert' });
-    const providers = h(
-      'ul',
-      { class: 'provider-list' },
-      PROVIDERS.map((p) => {
-        const button = h(
-          'button',
-          { type: 'button', class: 'provider-button', dataset: { provider: p.id } },
-          h('span', { class: `provider-logo provider-${p.id}`, 'aria-hidden': 'true' }, icon(p.id)),
-          h('span', { class: 'provider-text' }, h('span', { class: 'provider-name', text: `Connect ${p.name}` }), h('span', { class: 'provider-detail', text: p.detail })),
-        );
-        button.addEventListener('click', () => connect(p.id, button, errorEl));
-        return h('li', {}, button);
-      }),
-    );
+    const skip = () => {
+      rememberSkip(state.me?.id); // not asked again in this browser; the calendars page still offers it
+      go('share');
+    };
     const content = h(
       'div',
       { class: 'step step-connect' },
       h('p', { class: 'dialog-lede', text: 'Link your calendar so your busy times are left out of the availability you share, and meetings booked here are added to it. This is optional.' }),
-      providers,
+      providerButtons(state.providers, { errorEl, onCaldav: () => go('caldav') }),
       errorEl,
-      h('p', { class: 'dialog-note', text: 'On-premises Exchange and Apple iCal cannot be linked.' }),
-      footer(h('button', { type: 'button', class: 'button button-secondary', onclick: () => go('share') }, 'Skip')),
+      h('p', { class: 'dialog-note' }, 'Apple iCloud links through CalDAV with an app-specific password. ', h('a', { href: '/calendars' }, 'Manage your calendars')),
+      footer(h('button', { type: 'button', class: 'button button-secondary', onclick: skip }, 'Skip')),
     );
     return { title: 'Connect your calendar', content };
+  },
+
+  caldav({ go }) {
+    const { element, focus } = caldavForm({
+      cancelText: 'Back',
+      onCancel: () => go('connect'),
+      onLinked: () => go('share'),
+    });
+    const content = h(
+      'div',
+      { class: 'step step-caldav' },
+      h('p', { class: 'dialog-lede', text: 'Parlay checks the address and password before linking.' }),
+      element,
+    );
+    return { title: 'Connect a CalDAV calendar', content, focus };
   },
 
   share({ go }) {
@@ -321,18 +303,18 @@ export const steps = {
 
 async function hasLinkedCalendar() {
   try {
-    const result = await api('GET', '/api/v1/calendars', undefined, { redirectOn401: true });
-    return Array.isArray(result?.calendars) && result.calendars.some((c) => c.status === 'active');
+    return (await loadConnections()).some((c) => c.status === 'active');
   } catch {
-    return false; // no calendar support yet, or offline: offer to connect
+    return false; // offline, say: offer to connect
   }
 }
 
 /** Open the scheduler for `room` ({id, title, members}). */
 export async function openScheduler(room, { returnFocus = document.activeElement } = {}) {
   ensureDialog();
-  state = { room, returnFocus, share: null, params: {} };
-  const linked = await hasLinkedCalendar();
+  const [me, linked, providers] = await Promise.all([loadMe(), hasLinkedCalendar(), loadProviders()]);
+  state = { room, returnFocus, share: null, params: {}, providers, me };
   if (!dialog.open) dialog.showModal();
-  showStep(linked ? 'share' : 'connect');
+  // Before sharing availability, offer to link a calendar, unless one is linked or was skipped.
+  showStep(linked || skippedConnect(me.id) ? 'share' : 'connect');
 }
