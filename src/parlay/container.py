@@ -18,6 +18,7 @@ from parlay.providers.oauth import OAuthClient, google_config, microsoft_config
 from parlay.providers.registry import provider_class
 from parlay.realtime.broker import Broker, MemoryBroker, RedisBroker
 from parlay.realtime.hub import Hub
+from parlay.realtime.signaling import Relay
 from parlay.services import events
 from parlay.services.accounts import STRONG_HASHING, TEST_HASHING
 from parlay.services.calendar_busy import StoredCalendarBusy
@@ -29,6 +30,9 @@ from parlay.services.outbox import Handler
 from parlay.services.principals import PrincipalCache
 from parlay.services.ratelimits import MemoryStore, RateLimiter, RedisStore, Store
 from parlay.services.secrets import SecretBox
+from parlay.services.video import VideoService
+from parlay.services.video_ice import IceConfig
+from parlay.services.video_passes import GuestPasses
 from parlay.settings import Settings
 
 
@@ -92,6 +96,22 @@ def oauth_clients(settings: Settings) -> dict[str, OAuthClient]:
     return clients
 
 
+def build_video(settings: Settings, ctx: Context) -> VideoService:
+    turn = settings.video_turn_secret
+    return VideoService(
+        ctx,
+        Relay(ctx.broker),
+        GuestPasses(settings.resolved_secret_key()),
+        early_minutes=settings.video_early_minutes,
+        grace_minutes=settings.video_grace_minutes,
+        ice=IceConfig.parse(
+            settings.video_ice_urls,
+            turn.get_secret_value() if turn else None,
+            settings.video_turn_ttl_seconds,
+        ),
+    )
+
+
 @dataclass
 class Container:
     settings: Settings
@@ -103,6 +123,8 @@ class Container:
     calendars: CalendarService | None = None
     #: Linking Google and Microsoft calendars (the OAuth flow).
     calendar_oauth: CalendarOAuth | None = None
+    #: Video meetings: admission, lobby and the signaling relay (see parlay.services.video).
+    video: VideoService | None = None
     _worker: asyncio.Task[None] | None = field(default=None, repr=False)
 
     @classmethod
@@ -144,6 +166,7 @@ class Container:
             handlers=dict(calendars.handlers()),
             calendars=calendars,
             calendar_oauth=CalendarOAuth(calendars, ctx.base_url),
+            video=build_video(settings, ctx),
         )
 
     async def start(self) -> None:

@@ -14,6 +14,7 @@ from parlay.container import Container
 from parlay.settings import Settings
 from parlay.web import docs, errors, metrics, pages, ws
 from parlay.web.guard import Guard
+from parlay.web.routes import test_clock
 from parlay.web.routes import auth, busy, calendars, oauth, rooms, scheduling
 
 
@@ -71,6 +72,7 @@ def create_app(settings: Settings, container: Container | None = None) -> FastAP
     app.include_router(busy.router)
     app.include_router(oauth.router)
     app.include_router(ws.router)
+    app.include_router(test_clock.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(packages=[("parlay.web", "static")]), name="static")
     return app

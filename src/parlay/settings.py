@@ -72,6 +72,17 @@ class Settings(BaseSettings):
     microsoft_client_secret: SecretStr | None = None
     microsoft_authority: str = "https://login.microsoftonline.com/common"
     microsoft_graph_url: str = "https://graph.microsoft.com/v1.0"
+    #: Room members may join a meeting's call this many minutes before its start ...
+    video_early_minutes: int = Field(default=15, ge=0, le=24 * 60)
+    #: ... until this many minutes after its end.
+    video_grace_minutes: int = Field(default=30, ge=0, le=24 * 60)
+    #: STUN/TURN URLs for the browsers (comma-separated, e.g. ``stun:stun.example:3478,
+    #: turn:turn.example:3478?transport=udp``); none: host candidates (LAN, loopback).
+    video_ice_urls: str = ""
+    #: coturn ``static-auth-secret``: TURN URLs get short-lived REST-API credentials.
+    video_turn_secret: SecretStr | None = None
+    #: How long those TURN credentials last (seconds).
+    video_turn_ttl_seconds: int = Field(default=6 * 3600, ge=60, le=7 * 86400)
 
     @field_validator("google_client_id", "microsoft_client_id")
     @classmethod
@@ -79,7 +90,11 @@ class Settings(BaseSettings):
         return value.strip() or None if value is not None else None
 
     @field_validator(
-        "secret_key", "metrics_token", "google_client_secret", "microsoft_client_secret"
+        "secret_key",
+        "metrics_token",
+        "google_client_secret",
+        "microsoft_client_secret",
+        "video_turn_secret",
     )
     @classmethod
     def _empty_is_unset(cls, value: SecretStr | None) -> SecretStr | None:

@@ -1,4 +1,5 @@
-"""Messages between app nodes: "new live events were committed" and "this credential ended".
+"""Messages between app nodes: "new live events were committed", "this credential ended", and
+ephemeral video signaling (``signal``: envelopes of ``parlay.realtime.signaling``, never stored).
 
 The event log in the database is the source of truth; a wake-up only says when to look.
 A revocation names principal keys (``"s:"``/``"t:"`` + a credential digest, as the principal
@@ -19,8 +20,10 @@ from typing import Any, Protocol
 log = logging.getLogger(__name__)
 CHANNEL = "parlay:events"
 REVOKE_CHANNEL = "parlay:revoke"
+SIGNAL_CHANNEL = "parlay:signal"
 
 OnRevoke = Callable[[Sequence[str]], None]
+OnSignal = Callable[[str], None]
 
 
 def _noop_revoke(_keys: Sequence[str]) -> None:
@@ -31,6 +34,8 @@ class Broker(Protocol):
     async def start(self, on_wake: Callable[[], None], on_revoke: OnRevoke = ...) -> None: ...
     async def notify(self) -> None: ...
     async def revoke(self, keys: Sequence[str]) -> None: ...
+    def on_signal(self, listener: OnSignal) -> None: ...
+    async def signal(self, data: str) -> None: ...
     async def stop(self) -> None: ...
 
 
@@ -42,10 +47,19 @@ def _tell(listeners: list[OnRevoke], keys: Sequence[str]) -> None:
             log.exception("revocation listener failed")
 
 
+def _hand(listeners: list[OnSignal], data: str) -> None:
+    for listener in listeners:
+        try:
+            listener(data)
+        except Exception:
+            log.exception("signal listener failed")
+
+
 class MemoryBroker:
     def __init__(self) -> None:
         self._listeners: list[Callable[[], None]] = []
         self._revoke_listeners: list[OnRevoke] = []
+        self._signal_listeners: list[OnSignal] = []
 
     async def start(self, on_wake: Callable[[], None], on_revoke: OnRevoke = _noop_revoke) -> None:
         self._listeners.append(on_wake)
@@ -58,9 +72,16 @@ class MemoryBroker:
     async def revoke(self, keys: Sequence[str]) -> None:
         _tell(self._revoke_listeners, list(keys))
 
+    def on_signal(self, listener: OnSignal) -> None:
+        self._signal_listeners.append(listener)
+
+    async def signal(self, data: str) -> None:
+        _hand(self._signal_listeners, data)
+
     async def stop(self) -> None:
         self._listeners.clear()
         self._revoke_listeners.clear()
+        self._signal_listeners.clear()
 
 
 def _revoked_keys(data: Any) -> list[str]:
@@ -82,19 +103,25 @@ class RedisBroker:
         self._task: asyncio.Task[None] | None = None
         self._listeners: list[Callable[[], None]] = []
         self._revoke_listeners: list[OnRevoke] = []
+        self._signal_listeners: list[OnSignal] = []
 
     async def start(self, on_wake: Callable[[], None], on_revoke: OnRevoke = _noop_revoke) -> None:
         self._listeners.append(on_wake)
         self._revoke_listeners.append(on_revoke)
         if self._task is None:
             pubsub = self._redis.pubsub()
-            await pubsub.subscribe(CHANNEL, REVOKE_CHANNEL)
+            await pubsub.subscribe(CHANNEL, REVOKE_CHANNEL, SIGNAL_CHANNEL)
             self._task = asyncio.create_task(self._listen(pubsub))
 
     def _dispatch(self, message: dict[str, Any]) -> None:
         if message.get("type") != "message":
             return
         channel = message.get("channel")
+        if channel in (SIGNAL_CHANNEL, SIGNAL_CHANNEL.encode()):
+            data = message.get("data")
+            if isinstance(data, bytes):
+                _hand(self._signal_listeners, data.decode("utf-8", "replace"))
+            return
         if channel in (REVOKE_CHANNEL, REVOKE_CHANNEL.encode()):
             keys = _revoked_keys(message.get("data"))
             if keys:
@@ -116,7 +143,9 @@ class RedisBroker:
                 log.warning("redis pub/sub interrupted; resubscribing", exc_info=True)
                 await asyncio.sleep(1)
                 with contextlib.suppress(Exception):
-                    await pubsub.subscribe(CHANNEL, REVOKE_CHANNEL)  # type: ignore[attr-defined]
+                    await pubsub.subscribe(  # type: ignore[attr-defined]
+                        CHANNEL, REVOKE_CHANNEL, SIGNAL_CHANNEL
+                    )
 
     async def notify(self) -> None:
         # Also wake this node directly: no round trip through Redis for local clients.
@@ -135,6 +164,17 @@ class RedisBroker:
             await self._redis.publish(REVOKE_CHANNEL, json.dumps(keys))
         except Exception:
             log.warning("redis publish of a revocation failed", exc_info=True)
+
+    def on_signal(self, listener: OnSignal) -> None:
+        self._signal_listeners.append(listener)
+
+    async def signal(self, data: str) -> None:
+        # Every node, this one included, hears it through Redis: envelopes name their sender
+        # node, and the relay delivers its own node's share before publishing.
+        try:
+            await self._redis.publish(SIGNAL_CHANNEL, data)
+        except Exception:
+            log.warning("redis publish of a signal failed", exc_info=True)
 
     async def stop(self) -> None:
         if self._task is not None:

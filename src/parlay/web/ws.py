@@ -1,4 +1,4 @@
-"""``WS /api/v1/ws``: live events with resume, and (later) WebRTC signaling frames.
+"""``WS /api/v1/ws``: live events with resume, and the video signaling frames.
 
 Server frames are ``{"cursor", "type", "data"}``; the first is ``{"type": "hello", "cursor"}``
 (the cursor the stream starts after).
@@ -10,6 +10,12 @@ Client frames are JSON objects with a ``type``; ``ping`` is answered with ``pong
 Anything else that is not a JSON object closes that socket (code 1003) and nothing more.
 When the socket's session logs out or its token is revoked, on any node, the socket closes
 with code 4401 (reason "signed out").
+
+Video signaling (README "Video signaling"): frames whose type starts with ``video.`` go to
+``parlay.services.video``; a refused one is answered ``{"type": "video.error", "data": {code,
+message, field?, about}}`` and the socket stays open.  A guest connects with
+``?guest=<pass>`` (from ``POST /m/{join_token}/guests``): its socket carries signaling for
+that one meeting and no live events.
 """
 
 from __future__ import annotations
@@ -23,11 +29,14 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.websockets import WebSocketState
 
-from parlay.domain.errors import Unauthenticated
+from parlay.domain.errors import DomainError, RateLimited, Unauthenticated
 from parlay.realtime.hub import Hub, Subscription
+from parlay.realtime.signaling import Channel
 from parlay.services import events
 from parlay.services.accounts import Principal, authenticate_session, authenticate_token
 from parlay.services.context import Context
+from parlay.services.video import VideoService
+from parlay.services.video_frames import is_video
 from parlay.web.deps import SESSION_COOKIE, bearer_token
 
 router = APIRouter()
@@ -60,8 +69,21 @@ def _parse_since(raw: str | None) -> int | None:
     return int(raw)
 
 
+def _video(ws: WebSocket) -> VideoService:
+    video: VideoService = ws.app.state.container.video
+    return video
+
+
+def _address(ws: WebSocket) -> str:
+    return ws.client.host if ws.client is not None else ""
+
+
 @router.websocket("/api/v1/ws")
 async def live(ws: WebSocket) -> None:
+    guest_token = ws.query_params.get("guest")
+    if guest_token is not None:
+        await _guest(ws, guest_token)
+        return
     principal = await _authenticate(ws)
     if principal is None:
         await ws.close(code=4401, reason="unauthenticated")
@@ -73,8 +95,10 @@ async def live(ws: WebSocket) -> None:
         return
     ctx: Context = ws.app.state.ctx
     hub: Hub = ws.app.state.hub
+    video: VideoService = _video(ws)
     # Subscribed before anything else is awaited: a revocation heard from now on ends it.
     sub = hub.subscribe(principal.user.id, principal.key)
+    channel = video.relay.attach(principal.user.id, _address(ws))
     try:
         if sub.ended:  # signed out while this socket was signing in
             await ws.close(code=4401, reason=SIGNED_OUT)
@@ -90,11 +114,34 @@ async def live(ws: WebSocket) -> None:
         await ws.send_json({**hello, "cursor": str(start)})
         if since is not None:
             await _replay(ws, ctx, sub)
-        await _serve(ws, sub)
+        await _serve(ws, sub, channel, video)
     except WebSocketDisconnect:
         pass
     finally:
         hub.unsubscribe(sub)
+        await video.disconnected(channel)
+
+
+async def _guest(ws: WebSocket, token: str) -> None:
+    """A guest's socket: its pass names one meeting; signaling only, no live events."""
+    video: VideoService = _video(ws)
+    guest = video.guest_of(token)
+    if guest is None:
+        await ws.close(code=4401, reason="unauthenticated")
+        return
+    try:
+        channel = await video.attach_guest(guest, _address(ws))
+    except DomainError:
+        await ws.close(code=4401, reason="unauthenticated")
+        return
+    try:
+        await ws.accept()
+        await ws.send_json({"type": "hello", "guest": True, "peer_id": channel.id})
+        await _serve(ws, None, channel, video)
+    except WebSocketDisconnect:
+        pass
+    finally:
+        await video.disconnected(channel)
 
 
 async def _replay(ws: WebSocket, ctx: Context, sub: Subscription) -> None:
@@ -109,29 +156,66 @@ async def _replay(ws: WebSocket, ctx: Context, sub: Subscription) -> None:
             sub.mark_sent(event.id)
 
 
-async def _serve(ws: WebSocket, sub: Subscription) -> None:
-    sender = asyncio.create_task(_send_loop(ws, sub))
+async def _serve(
+    ws: WebSocket, sub: Subscription | None, channel: Channel, video: VideoService
+) -> None:
+    lock = asyncio.Lock()  # one sender at a time: live events, signaling, replies
+    senders = [asyncio.create_task(_signal_loop(ws, channel, lock))]
+    if sub is not None:
+        senders.append(asyncio.create_task(_send_loop(ws, sub, lock)))
     try:
-        await _receive_loop(ws)
+        await _receive_loop(ws, channel, video, lock)
     finally:
-        sender.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await sender
+        for sender in senders:
+            sender.cancel()
+        for sender in senders:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await sender
 
 
-async def _send_loop(ws: WebSocket, sub: Subscription) -> None:
+async def _send_loop(ws: WebSocket, sub: Subscription, lock: asyncio.Lock) -> None:
     while True:
         event = await sub.next()
-        if event is None:
-            await ws.close(code=4401, reason=SIGNED_OUT)
-            return
-        if sub.overflowed:
-            await ws.close(code=1013, reason="too far behind; reconnect with since")
-            return
-        await ws.send_json(event.wire())
+        async with lock:
+            if event is None:
+                await ws.close(code=4401, reason=SIGNED_OUT)
+                return
+            if sub.overflowed:
+                await ws.close(code=1013, reason="too far behind; reconnect with since")
+                return
+            await ws.send_json(event.wire())
 
 
-async def _receive_loop(ws: WebSocket) -> None:
+async def _signal_loop(ws: WebSocket, channel: Channel, lock: asyncio.Lock) -> None:
+    while True:
+        out = await channel.next()
+        async with lock:
+            if out is None:
+                if channel.overflowed:
+                    await ws.close(code=1013, reason="too far behind")
+                return
+            await ws.send_json(out)
+
+
+async def _video_frame(
+    ws: WebSocket, channel: Channel, video: VideoService, frame: dict[str, Any], lock: asyncio.Lock
+) -> None:
+    type_ = frame["type"]
+    try:
+        await video.handle(channel, type_, frame.get("data"))
+    except DomainError as exc:
+        error: dict[str, Any] = {"code": exc.code, "message": exc.message, "about": type_}
+        if exc.field is not None:
+            error["field"] = exc.field
+        if isinstance(exc, RateLimited):
+            error["retry_after"] = exc.retry_after
+        async with lock:
+            await ws.send_json({"type": "video.error", "data": error})
+
+
+async def _receive_loop(
+    ws: WebSocket, channel: Channel, video: VideoService, lock: asyncio.Lock
+) -> None:
     while ws.application_state == WebSocketState.CONNECTED:
         message = await ws.receive()
         if message["type"] == "websocket.disconnect":
@@ -145,4 +229,7 @@ async def _receive_loop(ws: WebSocket) -> None:
             await ws.close(code=1003, reason="frames must be JSON objects with a type")
             return
         if frame["type"] == "ping":
-            await ws.send_json({"type": "pong"})
+            async with lock:
+                await ws.send_json({"type": "pong"})
+        elif is_video(frame["type"]):
+            await _video_frame(ws, channel, video, frame, lock)
