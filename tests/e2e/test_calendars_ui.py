@@ -189,8 +189,10 @@ def test_calendars_page_link_toggle_sync_reconnect_disconnect(
     expect(home.get_by_role("checkbox", name="Add meetings here")).to_be_checked()
     google_row = connection_card(page, email, "google").get_by_role("group", name=email)
     expect(google_row.get_by_role("checkbox", name="Add meetings here")).not_to_be_checked()
-    home.get_by_role("checkbox", name="Check for conflicts").uncheck()
-    expect(home.get_by_role("checkbox", name="Check for conflicts")).not_to_be_checked()
+    conflicts = home.get_by_role("checkbox", name="Check for conflicts")
+    conflicts.uncheck()
+    expect(conflicts).to_be_enabled()  # disabled while saving, then redrawn from the server
+    expect(conflicts).not_to_be_checked()
     saved = {c["provider"]: c["calendars"][0] for c in connections(page)}
     assert saved["caldav"]["write_events"] is True and saved["google"]["write_events"] is False
     assert saved["caldav"]["check_conflicts"] is False

@@ -55,7 +55,7 @@ function toggle(connection, calendar, row, flag, label) {
 
 function calendarRow(connection, calendar) {
   const nameId = `cal-name-${connection.id}-${calendar.external_id}`.replace(/[^A-Za-z0-9_-]/g, '_');
-  const row = h('li', { class: 'calendar-row', role: 'group', 'aria-labelledby': nameId });
+  const row = h('div', { class: 'calendar-row', role: 'group', 'aria-labelledby': nameId });
   row.append(
     h(
       'p',
@@ -70,7 +70,7 @@ function calendarRow(connection, calendar) {
       toggle(connection, calendar, row, 'write_events', 'Add meetings here'),
     ),
   );
-  return row;
+  return h('li', {}, row);
 }
 
 function confirmDisconnect(connection) {
