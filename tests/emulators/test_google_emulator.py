@@ -12,17 +12,15 @@ import hashlib
 import json
 import re
 import secrets
-import socket
-import threading
 from collections.abc import Iterator
 from html import unescape
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-import uvicorn
 
 from parlay_emulators.google import create_app
+from tests.emulator_servers import serve_asgi
 
 googleapiclient = pytest.importorskip("googleapiclient.discovery")
 from google.oauth2.credentials import Credentials  # noqa: E402
@@ -36,18 +34,8 @@ SCOPES = "openid email https://www.googleapis.com/auth/calendar"
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    config = uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning")
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    while not srv.started:
-        thread.join(0.01)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join()
+    with serve_asgi(create_app()) as url:
+        yield url
 
 
 @pytest.fixture

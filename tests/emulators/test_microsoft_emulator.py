@@ -10,18 +10,17 @@ import secrets
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-import uvicorn
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from parlay_emulators.microsoft import PERSONAL_TENANT, WORK_TENANT, create_app
+from tests.emulator_servers import serve_asgi
 
 CLIENT = "11111111-2222-3333-4444-555555555555"
 REDIRECT = "http://127.0.0.1:9/oauth/microsoft/callback"
@@ -37,17 +36,8 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def base_url() -> Iterator[str]:
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.01)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(5)
+    with serve_asgi(create_app()) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

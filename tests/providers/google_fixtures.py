@@ -9,8 +9,6 @@ Import ``google_fixture`` and ``google_server_fixture`` into a test module to us
 from __future__ import annotations
 
 import re
-import socket
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from html import unescape
@@ -19,12 +17,12 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-import uvicorn
 
 from parlay.providers.dto import Credentials
 from parlay.providers.errors import AuthExpired
 from parlay.providers.google import GoogleProvider
 from parlay_emulators.google import create_app
+from tests.emulator_servers import serve_asgi
 
 CLIENT_ID = "parlay-test.apps.googleusercontent.com"
 REDIRECT = "http://127.0.0.1:9/oauth/google/callback"
@@ -140,18 +138,8 @@ class GoogleEmulator:
 
 @pytest.fixture(name="google_server", scope="session")
 def google_server_fixture() -> Iterator[str]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    config = uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        thread.join(0.01)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join()
+    with serve_asgi(create_app()) as url:
+        yield url
 
 
 @pytest.fixture(name="google")

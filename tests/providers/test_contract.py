@@ -10,17 +10,23 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 
 from parlay.providers.base import CalendarProvider
 from parlay.providers.caldav import CalDAVProvider
 from parlay.providers.dto import Credentials, MeetingEvent, blocking_events
 from parlay.providers.registry import PROVIDERS
+from tests.providers import microsoft_fixtures as ms
 from tests.providers.conftest import USERS, Radicale
 from tests.providers.google_fixtures import (  # noqa: F401 - fixtures
     GoogleEmulator,
     google_fixture,
     google_server_fixture,
+)
+from tests.providers.microsoft_fixtures import (  # noqa: F401 - fixtures
+    control_fixture,
+    emulator_fixture,
 )
 
 START = datetime(2031, 5, 5, tzinfo=UTC)
@@ -31,14 +37,16 @@ END = START + timedelta(days=7)
 class Account:
     provider: CalendarProvider
     calendar_id: str
-    seed_busy: Callable[[str, datetime, datetime], None]  # (uid, start, end) by other means
+    #: Put a busy event (name, start, end) there by other means; returns the id the adapter
+    #: reports for it (providers like Graph choose their own).
+    seed_busy: Callable[[str, datetime, datetime], str]
 
 
 def caldav_account(request: pytest.FixtureRequest) -> Account:
     radicale: Radicale = request.getfixturevalue("radicale")
     cal = radicale.make_calendar("alice")
 
-    def seed(uid: str, start: datetime, end: datetime) -> None:
+    def seed(uid: str, start: datetime, end: datetime) -> str:
         stamp = "%Y%m%dT%H%M%SZ"
         radicale.put(
             "alice",
@@ -48,6 +56,7 @@ def caldav_account(request: pytest.FixtureRequest) -> Account:
             f"UID:{uid}\nDTSTAMP:20310101T000000Z\nDTSTART:{start.strftime(stamp)}\n"
             f"DTEND:{end.strftime(stamp)}\nEND:VEVENT\nEND:VCALENDAR\n",
         )
+        return uid
 
     creds = Credentials(url=f"{radicale.url}{cal}", username="alice", password=USERS["alice"])
     return Account(CalDAVProvider(creds, timeout=10), cal, seed)
@@ -57,16 +66,31 @@ def google_account(request: pytest.FixtureRequest) -> Account:
     google: GoogleEmulator = request.getfixturevalue("google")
     email = google.account("alice@example.com", "Europe/Berlin")
 
-    def seed(uid: str, start: datetime, end: datetime) -> None:
+    def seed(uid: str, start: datetime, end: datetime) -> str:
         event_id = uid.ljust(5, "0")  # Google's ids: base32hex, at least 5 characters
         times = {"start": {"dateTime": start.isoformat()}, "end": {"dateTime": end.isoformat()}}
         google.seed(email, {"id": event_id, "summary": uid, **times})
+        return event_id
 
     return Account(google.provider(email), email, seed)
 
 
-FACTORIES: dict[str, Callable[[pytest.FixtureRequest], Account]] = {"caldav": caldav_account}
-FACTORIES["google"] = google_account
+def microsoft_account(request: pytest.FixtureRequest) -> Account:
+    control: httpx.Client = request.getfixturevalue("control")
+    ms.add_account(control)
+    provider = ms.provider_for(control, ms.sign_in(control, "alice@outlook.com"))
+
+    def seed(uid: str, start: datetime, end: datetime) -> str:
+        return ms.seed(control, start.isoformat(), end.isoformat(), subject=uid)
+
+    return Account(provider, ms.calendar_ids(control)["Calendar"], seed)
+
+
+FACTORIES: dict[str, Callable[[pytest.FixtureRequest], Account]] = {
+    "caldav": caldav_account,
+    "google": google_account,
+    "microsoft": microsoft_account,
+}
 
 
 @pytest.fixture(params=sorted(PROVIDERS))
@@ -90,10 +114,10 @@ async def test_link_names_the_account_and_one_primary_calendar(account: Account)
 
 
 async def test_busy_events_are_utc_and_inside_the_window(account: Account) -> None:
-    account.seed_busy("seeded", START + timedelta(hours=9), START + timedelta(hours=10))
+    seeded = account.seed_busy("seeded", START + timedelta(hours=9), START + timedelta(hours=10))
     account.seed_busy("later", END + timedelta(days=3), END + timedelta(days=3, hours=1))
     events = await account.provider.busy_events(account.calendar_id, START, END)
-    assert [e.uid for e in events] == ["seeded"]
+    assert [e.uid for e in events] == [seeded]
     (event,) = events
     assert event.start == START + timedelta(hours=9) and event.start.utcoffset() == timedelta(0)
     assert blocking_events(events) == events

@@ -6,19 +6,12 @@ callback is Parlay's real OAuth client, so a 401 exercises the whole refresh pat
 
 from __future__ import annotations
 
-import re
-import threading
-import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-import uvicorn
 
-from parlay.providers.dto import Credentials, EventRef, MeetingEvent, blocking_events
+from parlay.providers.dto import EventRef, MeetingEvent, blocking_events
 from parlay.providers.errors import (
     AuthExpired,
     MailboxNotSupported,
@@ -29,130 +22,28 @@ from parlay.providers.errors import (
 )
 from parlay.providers.microsoft import MicrosoftProvider
 from parlay.providers.microsoft_events import busy_event, zone_named
-from parlay.providers.oauth import OAuthClient, microsoft_config
 from parlay.providers.registry import provider_class
-from parlay_emulators.microsoft import create_app
-from tests.providers.conftest import free_port
+from tests.providers.microsoft_fixtures import (  # noqa: F401 - fixtures
+    add_account,
+    alice_fixture,
+    base,
+    calendar_ids,
+    control_fixture,
+    emulator_fixture,
+    fault,
+    provider_for,
+    requests_log,
+    revoke,
+    seed,
+    sign_in,
+    stored,
+)
 
 CLIENT = "parlay-test-client"
 REDIRECT = "http://127.0.0.1:9/oauth/microsoft/callback"
 SCOPES = "openid email offline_access User.Read Calendars.ReadWrite"
 DAY = datetime(2031, 3, 4, tzinfo=UTC)
 WINDOW = (DAY, DAY + timedelta(days=1))
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[str]:
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.01)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(5)
-
-
-@pytest.fixture
-def control(emulator: str) -> Iterator[httpx.Client]:
-    """The emulator's control API, on an emptied emulator."""
-    with httpx.Client(base_url=emulator, timeout=10) as client:
-        assert client.post("/_emulator/reset").status_code == 204
-        yield client
-
-
-def base(control: httpx.Client) -> str:
-    return str(control.base_url).rstrip("/")
-
-
-def add_account(control: httpx.Client, upn: str = "alice@outlook.com", **extra: Any) -> dict:
-    reply = control.post(
-        "/_emulator/accounts",
-        json={"userPrincipalName": upn, "displayName": "Alice Adams", **extra},
-    )
-    assert reply.status_code == 201, reply.text
-    return dict(reply.json())
-
-
-def sign_in(control: httpx.Client, upn: str) -> Credentials:
-    """Consent as ``upn`` in the emulator and trade the code, as the callback would."""
-    oauth = OAuthClient(microsoft_config(CLIENT, None, f"{base(control)}/common"))
-    url = oauth.authorization_url(REDIRECT, "state-1", "v" * 64) + f"&login_hint={upn}"
-    page = control.get(url)
-    assert page.status_code == 200, page.text
-    form = {
-        "request": re.search(r'name="request" value="([^"]+)"', page.text).group(1),  # type: ignore[union-attr]
-        "account": re.search(r'name="account" value="([^"]+)" checked', page.text).group(1),  # type: ignore[union-attr]
-        "action": "accept",
-    }
-    answer = control.post("/common/oauth2/v2.0/authorize", data=form)
-    code = parse_qs(urlsplit(answer.headers["location"]).query)["code"][0]
-    reply = control.post(
-        "/common/oauth2/v2.0/token",
-        data={
-            "client_id": CLIENT,
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": REDIRECT,
-            "code_verifier": "v" * 64,
-        },
-    )
-    assert reply.status_code == 200, reply.text
-    token = reply.json()
-    return Credentials(access_token=token["access_token"], refresh_token=token["refresh_token"])
-
-
-def provider_for(control: httpx.Client, creds: Credentials, **kwargs: Any) -> MicrosoftProvider:
-    oauth = OAuthClient(microsoft_config(CLIENT, None, f"{base(control)}/common"))
-    return MicrosoftProvider(
-        creds,
-        connection_id=f"c-{id(creds)}",
-        refresh=oauth.refresh,
-        timeout=10,
-        graph_url=f"{base(control)}/v1.0",
-        **kwargs,
-    )
-
-
-@pytest.fixture
-def alice(control: httpx.Client) -> MicrosoftProvider:
-    add_account(control, calendars=["Holidays"])
-    return provider_for(control, sign_in(control, "alice@outlook.com"))
-
-
-def calendar_ids(control: httpx.Client, upn: str = "alice@outlook.com") -> dict[str, str]:
-    (account,) = [
-        a for a in control.get("/_emulator/accounts").json()["accounts"] if a["mail"] == upn
-    ]
-    return {c["name"]: c["id"] for c in account["calendars"]}
-
-
-def seed(control: httpx.Client, start: Any, end: Any, **event: Any) -> str:
-    body = {"subject": "seeded", "start": start, "end": end, **event}
-    reply = control.post("/_emulator/accounts/alice@outlook.com/events", json=body)
-    assert reply.status_code == 201, reply.text
-    return str(reply.json()["id"])
-
-
-def stored(control: httpx.Client) -> list[dict[str, Any]]:
-    """Alice's live events as the emulator holds them."""
-    events = control.get("/_emulator/accounts/alice@outlook.com/events").json()["events"]
-    return [e for e in events if not e["deleted"]]
-
-
-def requests_log(control: httpx.Client) -> list[dict[str, Any]]:
-    return list(control.get("/_emulator/requests").json()["requests"])
-
-
-def revoke(control: httpx.Client, **body: Any) -> None:
-    assert control.post("/_emulator/revoke", json=body).status_code == 200
-
-
-def fault(control: httpx.Client, **spec: Any) -> None:
-    assert control.post("/_emulator/faults", json=spec).status_code == 201
 
 
 def meeting(hour: int, title: str = "Meeting: Alice and Bob") -> MeetingEvent:
