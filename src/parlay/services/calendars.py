@@ -37,7 +37,7 @@ from parlay.providers.oauth import OAuthClient
 from parlay.providers.registry import provider_class
 from parlay.services.calendar_busy import drop_blocks
 from parlay.services.calendar_sync import SYNC_KIND, BusySync, sync_key
-from parlay.services.calendar_writes import CalendarWrites
+from parlay.services.calendar_writes import CalendarWrites, requeue_for_connection
 from parlay.services.context import Context
 from parlay.services.outbound import AddressNotAllowed, check_public_url
 from parlay.services.outbox import Handler, Job, Permanent, Retryable, wall_clock
@@ -287,6 +287,9 @@ class CalendarService:
             for gone in existing.values():
                 await session.delete(gone)
             await session.flush()
+            # Upcoming meetings go into the (re)linked calendar, and events written before a
+            # needs_reauth catch up with what happened meanwhile.
+            await requeue_for_connection(uow, connection.id)
             return connection.id
 
     async def list_connections(
