@@ -52,6 +52,8 @@ class LinkedCalendar(Base):
     #: Where the window of the last full sync began (user-facing clock); None: never synced.
     #: Incremental syncs build on that full read until it is a day old (then a full one again).
     synced_from: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    #: Changes with every write of this calendar's busy blocks (readers cache the mirror by it).
+    mirror_stamp: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
     __table_args__ = (UniqueConstraint("connection_id", "external_id"),)
 

@@ -7,21 +7,27 @@ keeps the provider's id of the item it comes from (``item_key``) for that.  A ca
 ``sync_token`` describes exactly its stored blocks, so whatever drops the blocks forgets the
 token too (``drop_blocks``): the next sync of that calendar is then a full one.
 
-``StoredCalendarBusy`` reads the mirror as a ``BusySource`` with one indexed query per call, so
-``dates``, ``slots`` and booking see calendar busy time without calling any provider.  Only
-calendars with ``check_conflicts`` count, so turning it off (or disconnecting) takes effect at
-once, before any sync.
+``StoredCalendarBusy`` reads the mirror as a ``BusySource``, so ``dates``, ``slots`` and booking
+see calendar busy time without calling any provider.  Only calendars with ``check_conflicts``
+count, so turning it off (or disconnecting) takes effect at once, before any sync.  A host with
+a busy calendar has hundreds of blocks in a month, and turning each row into datetimes costs
+more than the rest of ``dates``; so a node keeps each user's blocks in memory, keyed by the
+``mirror_stamp`` of their conflict calendars (every write here changes the calendar's stamp),
+and a read costs one small query of those stamps while nothing changed.
 """
 
 from __future__ import annotations
 
+import bisect
+import secrets
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, delete, insert, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from parlay.db.base import UTCDateTime
 from parlay.db.calendar_models import BusyBlock, LinkedCalendar
 from parlay.db.direct import DirectQuery
 from parlay.db.session import Database
@@ -34,29 +40,78 @@ SYNC_WINDOW = timedelta(days=92)
 Blocks = Mapping[str, Sequence[Interval]]
 """Busy intervals by the provider's id of the item they come from."""
 
-_STORED_BUSY = DirectQuery(
-    select(BusyBlock.start, BusyBlock.end)
-    .join(LinkedCalendar, LinkedCalendar.id == BusyBlock.calendar_id)
-    .where(
-        BusyBlock.user_id == bindparam("user_id"),
-        BusyBlock.start < bindparam("window_end", type_=UTCDateTime()),
-        BusyBlock.end > bindparam("window_start", type_=UTCDateTime()),
-        LinkedCalendar.check_conflicts == true(),
+_STAMPS = DirectQuery(
+    select(LinkedCalendar.id, LinkedCalendar.mirror_stamp).where(
+        LinkedCalendar.user_id == bindparam("user_id"), LinkedCalendar.check_conflicts == true()
     )
 )
+_BLOCKS = DirectQuery(
+    select(BusyBlock.start, BusyBlock.end)
+    .join(LinkedCalendar, LinkedCalendar.id == BusyBlock.calendar_id)
+    .where(BusyBlock.user_id == bindparam("user_id"), LinkedCalendar.check_conflicts == true())
+    .order_by(BusyBlock.start)
+)
+#: How many busy blocks a node keeps in memory (~20 MB; the least recently read users go first).
+BLOCKS_CACHED = 100_000
+
+
+@dataclass(frozen=True)
+class _Mirror:
+    """One user's stored blocks, sorted by start, as of ``stamps``."""
+
+    stamps: frozenset[tuple[int, str | None]]
+    starts: list[datetime]
+    blocks: list[Interval]
+    longest: timedelta
+
+    def overlapping(self, window: Interval) -> list[Interval]:
+        first = bisect.bisect_right(self.starts, window.start - self.longest)
+        last = bisect.bisect_left(self.starts, window.end)
+        return [b for b in self.blocks[first:last] if b.end > window.start]
 
 
 class StoredCalendarBusy:
     """``BusySource`` over ``busy_blocks``: what the last syncs saw, never a provider call."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, blocks_cached: int = BLOCKS_CACHED) -> None:
         self._db = db
+        self._cached: OrderedDict[str, _Mirror] = OrderedDict()
+        self._blocks_cached = blocks_cached
+        self._blocks = 0
 
     async def busy(self, user_id: str, window: Interval) -> list[Interval]:
-        rows = await self._db.direct.fetch(
-            _STORED_BUSY, user_id=user_id, window_start=window.start, window_end=window.end
-        )
-        return [Interval(row["start"], row["end"]) for row in rows]
+        rows = await self._db.direct.fetch(_STAMPS, user_id=user_id)
+        if not rows:
+            self._forget(user_id)
+            return []
+        stamps = frozenset((row["id"], row["mirror_stamp"]) for row in rows)
+        mirror = self._cached.get(user_id)
+        if mirror is None or mirror.stamps != stamps:
+            # Read after the stamps: a write landing in between makes the next read look again.
+            found = await self._db.direct.fetch(_BLOCKS, user_id=user_id)
+            blocks = [Interval(row["start"], row["end"]) for row in found]
+            mirror = _Mirror(
+                stamps,
+                [b.start for b in blocks],
+                blocks,
+                max((b.end - b.start for b in blocks), default=timedelta(0)),
+            )
+            self._forget(user_id)
+            self._cached[user_id] = mirror
+            self._blocks += len(blocks)
+            while self._blocks > self._blocks_cached and len(self._cached) > 1:
+                self._forget(next(iter(self._cached)))
+        self._cached.move_to_end(user_id)
+        return mirror.overlapping(window)
+
+    def _forget(self, user_id: str) -> None:
+        gone = self._cached.pop(user_id, None)
+        if gone is not None:
+            self._blocks -= len(gone.blocks)
+
+
+def new_stamp() -> str:
+    return secrets.token_hex(16)
 
 
 def busy_intervals(events: Iterable[BusyEvent]) -> list[Interval]:
@@ -73,6 +128,7 @@ def item_blocks(events: Iterable[BusyEvent], window: Interval) -> list[Interval]
 async def replace_blocks(session: AsyncSession, calendar: LinkedCalendar, blocks: Blocks) -> int:
     """Replace everything stored for ``calendar`` by ``blocks`` (a full sync's result)."""
     await session.execute(delete(BusyBlock).where(BusyBlock.calendar_id == calendar.id))
+    calendar.mirror_stamp = new_stamp()
     return await _insert(session, calendar, blocks)
 
 
@@ -82,12 +138,15 @@ async def apply_changes(
     """An incremental sync's result: the blocks of every changed or removed item go, the
     changed items' new blocks come in (an item changed to nothing busy simply goes)."""
     keys = sorted(set(changed) | set(removed))
+    if not keys:
+        return 0  # nothing changed: the stamp stays, and readers' copies with it
     for at in range(0, len(keys), 500):  # bounded IN lists
         await session.execute(
             delete(BusyBlock).where(
                 BusyBlock.calendar_id == calendar.id, BusyBlock.item_key.in_(keys[at : at + 500])
             )
         )
+    calendar.mirror_stamp = new_stamp()
     return await _insert(session, calendar, changed)
 
 
@@ -117,5 +176,5 @@ async def drop_blocks(session: AsyncSession, calendar_ids: Iterable[int]) -> Non
         await session.execute(
             update(LinkedCalendar)
             .where(LinkedCalendar.id.in_(ids))
-            .values(sync_token=None, synced_from=None)
+            .values(sync_token=None, synced_from=None, mirror_stamp=new_stamp())
         )
