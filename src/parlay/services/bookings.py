@@ -44,6 +44,7 @@ from parlay.services.calendar_writes import enqueue_writes
 from parlay.services.context import Context
 from parlay.services.invites import terms_of
 from parlay.services.messages import add_message, emit_message_updated
+from parlay.services.notifications import notify_meeting_change
 from parlay.services.schedules import add_holds, drop_holds, lock_schedules, move_holds
 from parlay.services.scheduling_views import MeetingRead, meeting_read, notice_data
 from parlay.services.uow import UnitOfWork, retrying, unit_of_work
@@ -172,6 +173,7 @@ async def do_book(
         await _refresh_message(uow, invite.message_id)
         read = await meeting_read(uow.session, meeting, ctx.base_url)
         await uow.emit("meeting.scheduled", read.model_dump(mode="json"), members)
+        await notify_meeting_change(uow, meeting, user, "meeting.scheduled", data)
         result = read.model_dump(mode="json")
         if idempotency_key is not None:
             uow.session.add(
@@ -227,6 +229,7 @@ async def _announce_change(
     read = await meeting_read(uow.session, meeting, uow.ctx.base_url)
     members = await room_member_ids(uow.session, meeting.room_id)
     await uow.emit(event, read.model_dump(mode="json"), members)
+    await notify_meeting_change(uow, meeting, actor, event, data)
     return read
 
 
