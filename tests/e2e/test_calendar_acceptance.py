@@ -103,8 +103,8 @@ class AliceCalendar:
             for href in radicale.items("alice", self.collection):
                 text = radicale.get("alice", href).text
                 if join_url in text.replace("\r\n ", ""):
-                    for event in icalendar.Calendar.from_ical(text).walk("VEVENT"):
-                        starts.append(event.decoded("DTSTART").astimezone(ZONE))
+                    for component in icalendar.Calendar.from_ical(text).walk("VEVENT"):
+                        starts.append(component.decoded("DTSTART").astimezone(ZONE))
             return starts
         emulator = self.stack.google if self.provider == "google" else self.stack.microsoft
         starts = []
