@@ -11,14 +11,21 @@ Tokens are never logged.
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import authlib.deprecate  # noqa: F401 - installs its own "always" filter before ours below
 import httpx
-from authlib.common.errors import AuthlibBaseError
-from authlib.integrations.httpx_client import AsyncOAuth2Client, OAuthError
+
+with warnings.catch_warnings():
+    # Authlib 1.9 would rather run on the httpx2 fork; its httpx client works and is what the
+    # rest of Parlay uses, so the notice is not for our users' terminals.
+    warnings.filterwarnings("ignore", message="The httpx module is deprecated")
+    from authlib.common.errors import AuthlibBaseError
+    from authlib.integrations.httpx_client import AsyncOAuth2Client, OAuthError
 
 from parlay.providers.dto import Credentials
 from parlay.providers.errors import (
