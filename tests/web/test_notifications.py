@@ -125,7 +125,15 @@ async def test_pages_newest_first_with_a_cursor(
 
 @pytest.mark.parametrize(
     "body",
-    [{}, {"all": False}, {"ids": []}, {"ids": ["1"]}, {"all": True, "ids": [1]}, {"x": 1}],
+    [
+        {},
+        {"all": False},
+        {"ids": []},
+        {"ids": ["1"]},
+        {"ids": [2**63]},
+        {"all": True, "ids": [1]},
+        {"x": 1},
+    ],
 )
 async def test_mark_read_refuses_bodies_that_name_nothing(
     alice: Person, body: dict[str, Any]

@@ -8,11 +8,14 @@ from pydantic import Field, model_validator
 
 from parlay.web.schemas.common import Body
 
+#: A notification id fits a BIGINT (a larger number is a 422, not a database error).
+NotificationId = Annotated[int, Field(ge=1, le=2**63 - 1)]
+
 
 class MarkReadIn(Body):
     """``{ids}``, ``{room_id}`` (both: those ids in that room) or ``{all: true}``."""
 
-    ids: Annotated[list[int], Field(min_length=1, max_length=500)] | None = None
+    ids: Annotated[list[NotificationId], Field(min_length=1, max_length=500)] | None = None
     room_id: Annotated[str, Field(min_length=1, max_length=36)] | None = None
     all: Literal[True] | None = None
 
