@@ -276,6 +276,9 @@ async def test_tokens_refresh_before_they_expire_and_a_revoked_grant_asks_to_rec
         "status": "needs_reauth",
         "status_detail": "auth_expired",
     }
+    notes = (await alice.client.get("/api/v1/notifications")).json()["notifications"]
+    assert [n["kind"] for n in notes] == ["calendar.needs_reauth"]
+    assert "alice@gmail.test" in notes[0]["title"] + notes[0]["body"]
 
     # Reconnecting the same account restores that connection in place.
     again = await link(alice, google)

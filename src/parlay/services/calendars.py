@@ -39,6 +39,7 @@ from parlay.services.calendar_busy import drop_blocks
 from parlay.services.calendar_sync import SYNC_KIND, BusySync, sync_key
 from parlay.services.calendar_writes import CalendarWrites, requeue_for_connection
 from parlay.services.context import Context
+from parlay.services.notifications import notify_needs_reauth
 from parlay.services.outbound import AddressNotAllowed, check_public_url
 from parlay.services.outbox import Handler, Job, Permanent, Retryable, wall_clock
 from parlay.services.secrets import SecretBox, SecretUnreadable
@@ -405,8 +406,11 @@ class CalendarService:
                 detail,
             ):
                 return
+            was = connection.status
             connection.status, connection.status_detail = status, detail
             await _emit_status(uow, connection)
+            if status == "needs_reauth" and was != "needs_reauth":
+                await notify_needs_reauth(uow, connection.user_id, connection)
 
 
 async def _emit_status(uow: Any, connection: CalendarConnection) -> None:
