@@ -32,6 +32,7 @@ BENCHES: list[str] = [
     "http_latency",  # HTTP request latency against a real server (bench/http_latency.py)
     "ws_delivery",  # live delivery latency over 500 WebSockets, server RSS
     "booking_throughput",  # 50 simultaneous bookers across 10 hosts: bookings/s, no 5xx, no overlap
+    "calendar_sync",  # dates with 1,000 mirrored busy events vs healthz; full/incremental sync times
 ]
 
 

@@ -179,8 +179,9 @@ async def _availability(
 # rounded up to its minute (the engine cannot tell instants of one minute apart, see
 # ``minute_ceiling``): people looking at one invite within a minute share a computation.
 # Hosts with more busy intervals than ``_MEMO_MAX_BUSY`` in the window are computed afresh
-# each time, so the memo's keys stay small (at most ~512 x 200 intervals).
-_MEMO_MAX_BUSY = 200
+# each time, so the memo's keys stay small (at most ~512 x 500 intervals; a linked calendar
+# with a dozen events a day has ~350 in a month, and the mirror shares those Interval objects).
+_MEMO_MAX_BUSY = 500
 
 
 _EngineArgs = tuple[
