@@ -12,12 +12,13 @@ bob asks for 30 days of dates.
   not call a provider, so a stopped provider changes nothing.  Target: dates p50 within 3x of
   healthz p50.
 
-When the Google adapter and emulator are present, the same sync times are measured against the
-Google emulator too (1,000 events seeded through its control API).
+The same sync times against the Google emulator (``python -m parlay_emulators.google``, 1,000
+events seeded through its control API, tokens from its consent flow).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import statistics
 import subprocess
@@ -31,6 +32,13 @@ from typing import Any
 import httpx
 from bench.common import Server, free_port, on_each_backend, percentile, progress
 from bench.http_latency import WEEKDAYS, _cpu_seconds, _measure, _person
+from sqlalchemy import func, select, update
+from tests.providers.google_fixtures import GoogleEmulator
+
+from parlay.container import Container
+from parlay.db.calendar_models import BusyBlock, CalendarConnection, LinkedCalendar
+from parlay.providers.dto import Credentials
+from parlay.settings import Settings
 
 EVENTS = 1000
 WINDOW = timedelta(days=92)
@@ -86,20 +94,24 @@ def radicale(folder: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(url, timeout=0.5)
-                break
-            except httpx.HTTPError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
+        _wait(url)
         yield url, proc
     finally:
         if proc.poll() is None:
             proc.terminate()
             proc.wait(timeout=10)
+
+
+def _wait(url: str) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            httpx.get(url, timeout=0.5)
+            return
+        except httpx.HTTPError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
 
 
 def _dav(url: str) -> httpx.Client:
@@ -128,12 +140,56 @@ def change_one_event(url: str, path: str, start: datetime) -> None:
         raise RuntimeError(f"change: {answer.status_code}")
 
 
+GOOGLE_EMAIL = "alice@bench.example"
+
+
+@contextlib.contextmanager
+def google_emulator(port: int) -> Iterator[str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "parlay_emulators.google", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait(url + "/_emulator/accounts")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def _google_event(start: datetime, summary: str = "Busy") -> dict[str, Any]:
+    end = start + timedelta(minutes=30)
+    return {
+        "summary": summary,
+        "start": {"dateTime": start.isoformat()},
+        "end": {"dateTime": end.isoformat()},
+    }
+
+
+async def fill_google(url: str, now: datetime) -> float:
+    """An account and EVENTS events in its primary calendar; seconds taken."""
+    began = time.perf_counter()
+    async with httpx.AsyncClient(base_url=url, timeout=60) as http:
+        (await http.post("/_emulator/accounts", json={"email": GOOGLE_EMAIL})).raise_for_status()
+        semaphore = asyncio.Semaphore(16)
+
+        async def seed(start: datetime) -> None:
+            async with semaphore:
+                answer = await http.post(
+                    f"/_emulator/calendars/{GOOGLE_EMAIL}/events", json=_google_event(start)
+                )
+                answer.raise_for_status()
+
+        await asyncio.gather(*(seed(start) for start in event_starts(now)))
+    return time.perf_counter() - began
+
+
 class InProcess:
     """The application's own services over the server's database (sync timings, counts)."""
 
-    def __init__(self, tmp: str, db_env: dict[str, str]) -> None:
-        from parlay.container import Container
-        from parlay.settings import Settings
+    def __init__(self, tmp: str, db_env: dict[str, str], google_url: str) -> None:
 
         database = {"database_url": db_env["PARLAY_DATABASE_URL"]} if db_env else {}
         settings = Settings(
@@ -141,23 +197,19 @@ class InProcess:
             data_dir=Path(tmp),
             secret_key=SECRET_KEY,
             inprocess_worker=False,
+            google_api_url=google_url,
+            google_userinfo_url=f"{google_url}/v1/userinfo",
             **database,
         )
         self.container = Container.build(settings)
 
     async def blocks(self) -> int:
-        from sqlalchemy import func, select
-
-        from parlay.db.calendar_models import BusyBlock
 
         async with self.container.ctx.db.read() as session:
             return int(await session.scalar(select(func.count()).select_from(BusyBlock)) or 0)
 
     async def sync(self, connection: str, *, full: bool) -> tuple[float, set[str]]:
         """Seconds one sync took and what it did ({"full"} / {"incremental"})."""
-        from sqlalchemy import update
-
-        from parlay.db.calendar_models import LinkedCalendar
 
         if full:
             async with self.container.ctx.db.write() as session:
@@ -174,6 +226,30 @@ class InProcess:
         if report is None:
             raise RuntimeError("the sync found no usable connection")
         return took, set(report.applied.values())
+
+    async def link_google(self, user_id: str, emulator_url: str) -> str:
+        """Link the emulator's account for ``user_id`` as the OAuth callback would (tokens from
+        the emulator's own consent flow); the connection id."""
+
+        with httpx.Client(base_url=emulator_url, timeout=30) as http:
+            tokens = GoogleEmulator(emulator_url, http).tokens(GOOGLE_EMAIL)
+        credentials = Credentials(
+            access_token=tokens["access_token"], refresh_token=tokens.get("refresh_token")
+        )
+        calendars = self.container.calendars
+        assert calendars is not None
+        linked = await calendars.provider("google", credentials, "").link()
+        return await calendars.store_link(user_id, "google", linked, credentials)
+
+    async def disconnect(self, connection: str) -> None:
+
+        calendars = self.container.calendars
+        assert calendars is not None
+        async with self.container.ctx.db.read() as session:
+            row = await session.get(CalendarConnection, connection)
+            assert row is not None
+            user_id = row.user_id
+        await calendars.disconnect(user_id, connection)
 
     async def close(self) -> None:
         await self.container.ctx.db.dispose()
@@ -210,8 +286,15 @@ async def sync_times(
 
 async def _measure_backend(backend: str, tmp: str, db_env: dict[str, str]) -> list[dict[str, Any]]:
     tag = f"[{backend}] "
-    rows: list[dict[str, Any]] = []
     now = datetime.now(UTC)
+    with google_emulator(free_port()) as google_url:
+        return await _measure_with(backend, tmp, db_env, google_url, now, tag)
+
+
+async def _measure_with(
+    backend: str, tmp: str, db_env: dict[str, str], google_url: str, now: datetime, tag: str
+) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
     with radicale(Path(tmp)) as (dav_url, dav_proc):
         path = f"/{RADICALE_USER}/bench/"
         seconds = fill_radicale(dav_url, path, now)
@@ -262,8 +345,9 @@ async def _measure_backend(backend: str, tmp: str, db_env: dict[str, str]) -> li
                 link_seconds = time.perf_counter() - began
                 if linked.status_code != 201 or not linked.json()["last_synced_at"]:
                     raise RuntimeError(f"link: {linked.status_code} {linked.text[:300]}")
+                alice_id = str((await client.get("/api/v1/me", headers=auth)).json()["id"])
             connection = str(linked.json()["id"])
-            local = InProcess(tmp, db_env)
+            local = InProcess(tmp, db_env, google_url)
             mirrored = await local.blocks()
             if mirrored != EVENTS:
                 raise RuntimeError(f"{mirrored} busy blocks mirrored, expected {EVENTS}")
@@ -279,6 +363,7 @@ async def _measure_backend(backend: str, tmp: str, db_env: dict[str, str]) -> li
                 change_one_event(dav_url, path, now + timedelta(days=3, hours=n))
 
             rows += await sync_times(local, connection, change, tag, "caldav")
+            rows += await google_sync_times(local, alice_id, google_url, now, tag)
             dav_proc.terminate()  # from here on, no provider answers
             dav_proc.wait(timeout=10)
             rows += await dates_vs_healthz(
@@ -293,6 +378,28 @@ async def _measure_backend(backend: str, tmp: str, db_env: dict[str, str]) -> li
             server.stop()
             if local is not None:
                 await local.close()
+    return rows
+
+
+async def google_sync_times(
+    local: InProcess, user_id: str, url: str, now: datetime, tag: str
+) -> list[dict[str, Any]]:
+    seconds = await fill_google(url, now)
+    progress(f"{tag}{EVENTS} events seeded into the Google emulator in {seconds:.1f} s")
+    connection = await local.link_google(user_id, url)
+
+    def change(n: int) -> None:
+        with httpx.Client(base_url=url, timeout=30) as http:
+            http.post(
+                f"/_emulator/calendars/{GOOGLE_EMAIL}/events",
+                json=_google_event(now + timedelta(days=4, hours=n), "Changed"),
+            ).raise_for_status()
+
+    await local.sync(connection, full=True)  # the first read, as linking does
+    if await local.blocks() < 2 * EVENTS:
+        raise RuntimeError("the Google calendar's events are not all in the mirror")
+    rows = await sync_times(local, connection, change, tag, "google")
+    await local.disconnect(connection)  # the dates figures below are the CalDAV mirror's
     return rows
 
 
@@ -330,7 +437,13 @@ async def dates_vs_healthz(
                 "name": f"{tag}{name} p50",
                 "value": round(statistics.median(p50[name]), 2),
                 "unit": "ms",
-                "server_cpu_ms_per_request": round(statistics.median(cpu[name]), 3),
+            }
+        )
+        rows.append(
+            {
+                "name": f"{tag}{name} server CPU per request",
+                "value": round(statistics.median(cpu[name]), 3),
+                "unit": "ms",
             }
         )
     for name in invites:
