@@ -14,8 +14,7 @@ from parlay.container import Container
 from parlay.settings import Settings
 from parlay.web import docs, errors, metrics, pages, ws
 from parlay.web.guard import Guard
-from parlay.web.routes import test_clock
-from parlay.web.routes import auth, busy, calendars, oauth, rooms, scheduling
+from parlay.web.routes import auth, busy, calendars, oauth, rooms, scheduling, test_clock
 from parlay.web.routes import notifications as notification_routes
 
 
