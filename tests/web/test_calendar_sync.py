@@ -1,6 +1,7 @@
 """The busy mirror follows a real Radicale calendar incrementally (issue 9, API.md rule 2):
-events added, moved and deleted between syncs change Bob's slots; an expired sync token or a
-window a day old falls back to a full read; a calendar without check_conflicts is never read;
+events added, moved and deleted between syncs change Bob's slots (and a recurring series on
+the Google emulator, whose items have many occurrences); an expired sync token or a window a
+day old falls back to a full read; a calendar without check_conflicts is never read;
 two syncs of one connection racing (two workers, or sync-now during the periodic one) leave
 the mirror right; and housekeeping restarts a sync chain that broke."""
 
@@ -16,21 +17,28 @@ from sqlalchemy import select, update
 from parlay.db.calendar_models import BusyBlock, CalendarConnection, LinkedCalendar
 from parlay.db.scheduling_models import OutboxJob
 from parlay.providers.base import CalendarProvider
-from parlay.providers.dto import SyncResult
+from parlay.providers.dto import Credentials, SyncResult
 from parlay.services.calendar_sync import SYNC_KIND, BusySync, SyncReport, sync_key
 from parlay.settings import Settings
 from tests.conftest import Person
 from tests.providers import conftest as caldav_fixtures
+from tests.providers import google_fixtures
 from tests.providers.conftest import Radicale
+from tests.providers.google_fixtures import GoogleEmulator
+from tests.providers.test_google import UserAgent, timed
 from tests.web.test_calendars_caldav import ALL_DAY_SLOTS, event, link, share, slots
 from tests.web.test_scheduling import NOW
 
 radicale = caldav_fixtures.radicale
+google_server = google_fixtures.google_server_fixture
+google = google_fixtures.google_fixture
 
 
 @pytest.fixture
-def settings(make_settings: Any) -> Settings:
-    return make_settings(now=NOW)
+def settings(make_settings: Any, google_server: str) -> Settings:
+    return make_settings(
+        now=NOW, google_api_url=google_server, google_userinfo_url=f"{google_server}/v1/userinfo"
+    )
 
 
 def put(radicale: Radicale, calendar: str, name: str, start: str, end: str) -> None:
@@ -343,3 +351,62 @@ async def test_housekeeping_leaves_a_connection_that_needs_reconnecting(
             .values(status="needs_reauth", last_synced_at=datetime.now(UTC) - timedelta(days=1))
         )
     assert (await app.state.container.worker().housekeep()).syncs_restarted == 0
+
+
+async def test_a_google_series_moved_and_an_event_cancelled_follow_incrementally(
+    app: Any, room: dict[str, Any], alice: Person, bob: Person, google: GoogleEmulator
+) -> None:
+    def at(hour: int) -> datetime:  # on the day Bob looks at
+        return datetime(2026, 12, 1, hour, tzinfo=UTC)
+
+    google.account(alice.email)
+    google.seed(alice.email, timed("lunch1", at(15), at(17)))
+    google.seed(
+        alice.email,
+        {
+            "id": "standup",
+            "start": {"dateTime": "2026-11-30T10:00:00", "timeZone": "UTC"},
+            "end": {"dateTime": "2026-11-30T11:00:00", "timeZone": "UTC"},
+            "recurrence": ["RRULE:FREQ=DAILY;COUNT=3"],
+        },
+    )
+    # Linked as the OAuth callback links it (tokens from the emulator's consent flow).
+    service = app.state.container.calendars
+    tokens = google.tokens(alice.email)
+    credentials = Credentials(
+        access_token=tokens["access_token"], refresh_token=tokens.get("refresh_token")
+    )
+    linked = await service.provider("google", credentials, "").link()
+    connection = await service.store_link(alice.id, "google", linked, credentials)
+    cal_id = (await calendar_row(app, alice.email)).id
+    invite = await share(alice, room)
+
+    assert await sync(app, connection) == {cal_id: "full"}
+    assert await slots(bob, invite) == ["09:00", "11:00", "12:00", "13:00", "14:00"]
+    assert sorted(s for _, key, s, _ in await blocks(app) if key == "standup") == ["10:00"] * 3
+
+    user = UserAgent(google, alice.email)
+    user.patch(
+        "standup",
+        {
+            "start": {"dateTime": "2026-11-30T12:00:00", "timeZone": "UTC"},
+            "end": {"dateTime": "2026-11-30T13:00:00", "timeZone": "UTC"},
+        },
+    )
+    user.delete("lunch1")
+    assert await sync(app, connection) == {cal_id: "incremental"}
+    assert await slots(bob, invite) == [
+        "09:00",
+        "10:00",
+        "11:00",
+        "13:00",
+        "14:00",
+        "15:00",
+        "16:00",
+    ]
+    # Every occurrence of the series moved; nothing of the cancelled event is left.
+    assert [(key, s) for _, key, s, _ in await blocks(app)] == [("standup", "12:00")] * 3
+
+    google.post(f"/_emulator/calendars/{alice.email}/invalidate-sync-tokens")  # 410 Gone
+    assert await sync(app, connection) == {cal_id: "full"}
+    assert [(key, s) for _, key, s, _ in await blocks(app)] == [("standup", "12:00")] * 3
