@@ -191,7 +191,7 @@ class InProcess:
 
     def __init__(self, tmp: str, db_env: dict[str, str], google_url: str) -> None:
 
-        database = {"database_url": db_env["PARLAY_DATABASE_URL"]} if db_env else {}
+        database: dict[str, Any] = {"database_url": db_env["PARLAY_DATABASE_URL"]} if db_env else {}
         settings = Settings(
             env="test",
             data_dir=Path(tmp),
