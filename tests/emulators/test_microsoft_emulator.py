@@ -353,7 +353,7 @@ SHOW_AS = ["free", "tentative", "busy", "oof", "workingElsewhere"]
 
 def _seed_day(http: httpx.Client) -> None:
     for hour in range(12):
-        body = {
+        body: dict[str, object] = {
             "subject": f"event {hour:02d}",
             "start": {"dateTime": f"2030-03-04T{hour + 6:02d}:00:00", "timeZone": "UTC"},
             "end": {"dateTime": f"2030-03-04T{hour + 6:02d}:30:00", "timeZone": "UTC"},
@@ -684,3 +684,135 @@ def test_runs_as_a_module_on_the_given_port() -> None:
     finally:
         process.terminate()
         process.wait(10)
+
+
+# ---- calendarView delta -------------------------------------------------------------------------
+
+
+def _delta_round(
+    http: httpx.Client, tokens: dict, url: str, params: dict[str, str] | None = None, size: int = 4
+) -> tuple[list[dict], str, int]:
+    """Follow one delta round to its deltaLink: (items, deltaLink, pages)."""
+    items: list[dict] = []
+    pages = 0
+    next_url: str | None = url
+    while next_url:
+        reply = http.get(
+            next_url, params=params, headers=bearer(tokens, Prefer=f"odata.maxpagesize={size}")
+        )
+        assert reply.status_code == 200, reply.text
+        body = reply.json()
+        assert len(body["value"]) <= size
+        items.extend(body["value"])
+        pages += 1
+        params = None
+        if "@odata.deltaLink" in body:
+            assert "@odata.nextLink" not in body and "$deltatoken=" in body["@odata.deltaLink"]
+            return items, body["@odata.deltaLink"], pages
+        next_url = body["@odata.nextLink"]
+        assert "$skiptoken=" in next_url and "startDateTime" not in next_url
+    raise AssertionError("the round ended without a deltaLink")
+
+
+def test_calendar_view_delta_pages_to_a_delta_link_then_lists_only_changes(
+    http: httpx.Client,
+) -> None:
+    seed_account(http)
+    tokens = sign_in(http)
+    _seed_day(http)
+    first, delta_link, pages = _delta_round(http, tokens, "/v1.0/me/calendarView/delta", WINDOW)
+    assert pages == 4 and len(first) == 13  # the window's events in pages of 4, not the next day
+    by_subject = {e["subject"]: e for e in first}
+    assert by_subject["event 00"]["start"]["dateTime"] == "2030-03-04T06:00:00.0000000"
+
+    again, delta_link, _ = _delta_round(http, tokens, delta_link)
+    assert again == []  # nothing changed
+
+    moved, gone = by_subject["event 01"]["id"], by_subject["event 02"]["id"]
+    out = by_subject["event 03"]["id"]
+    assert (
+        http.patch(
+            f"/v1.0/me/events/{moved}",
+            json={
+                "start": {"dateTime": "2030-03-04T20:00:00", "timeZone": "UTC"},
+                "end": {"dateTime": "2030-03-04T21:00:00", "timeZone": "UTC"},
+            },
+            headers=bearer(tokens),
+        ).status_code
+        == 200
+    )
+    assert http.delete(f"/v1.0/me/events/{gone}", headers=bearer(tokens)).status_code == 204
+    assert (
+        http.patch(
+            f"/v1.0/me/events/{out}",
+            json={
+                "start": {"dateTime": "2030-03-06T08:00:00", "timeZone": "UTC"},
+                "end": {"dateTime": "2030-03-06T09:00:00", "timeZone": "UTC"},
+            },
+            headers=bearer(tokens),
+        ).status_code
+        == 200
+    )
+    added = http.post(
+        "/v1.0/me/events",
+        json={**_meeting(), "subject": "new one"},
+        headers=bearer(tokens),
+    ).json()
+    changes, _, _ = _delta_round(http, tokens, delta_link)
+    by_id = {c["id"]: c for c in changes}
+    assert set(by_id) == {moved, gone, out, added["id"]}
+    assert by_id[moved]["start"]["dateTime"] == "2030-03-04T20:00:00.0000000"
+    assert by_id[gone]["@removed"] == {"reason": "deleted"}
+    assert by_id[out]["@removed"] == {"reason": "deleted"}  # moved out of the window
+    assert by_id[added["id"]]["transactionId"] == "parlay-m1-c1"
+
+
+def test_calendar_view_delta_of_one_calendar_and_its_unsupported_options(
+    http: httpx.Client,
+) -> None:
+    account = seed_account(http, calendars=["Holidays"])
+    tokens = sign_in(http)
+    holidays = next(c["id"] for c in account["calendars"] if c["name"] == "Holidays")
+    _seed_day(http)
+    body = {"subject": "off", "start": "2030-03-04T10:00:00Z", "end": "2030-03-04T11:00:00Z"}
+    http.post(
+        "/_emulator/accounts/alice@outlook.com/events", json={**body, "calendar_id": holidays}
+    )
+    items, _, _ = _delta_round(
+        http, tokens, f"/v1.0/me/calendars/{holidays}/calendarView/delta", WINDOW
+    )
+    assert [i["subject"] for i in items] == ["off"]
+    reply = http.get(
+        "/v1.0/me/calendarView/delta", params={**WINDOW, "$select": "start"}, headers=bearer(tokens)
+    )
+    assert_graph_error(reply, 400, "ErrorInvalidUrlQuery")
+    reply = http.get("/v1.0/me/calendarView/delta", headers=bearer(tokens))
+    assert_graph_error(reply, 400, "ErrorInvalidParameter")
+
+
+def test_expired_or_unknown_delta_tokens_are_410_sync_state_not_found(http: httpx.Client) -> None:
+    account = seed_account(http)
+    tokens = sign_in(http)
+    calendar = account["calendars"][0]["id"]
+    url = f"/v1.0/me/calendars/{calendar}/calendarView/delta"
+    _, delta_link, _ = _delta_round(http, tokens, url, WINDOW)
+    unknown = http.get(f"{url}?$deltatoken=nope", headers=bearer(tokens))
+    assert_graph_error(unknown, 410, "syncStateNotFound")
+    expired = http.post(f"/_emulator/calendars/{calendar}/delta/expire", json={})
+    assert expired.json() == {"expired": 1}
+    assert_graph_error(http.get(delta_link, headers=bearer(tokens)), 410, "syncStateNotFound")
+    _, delta_link, _ = _delta_round(http, tokens, url, WINDOW)  # a new round works again
+    http.post(f"/_emulator/calendars/{calendar}/delta/expire", json={"code": "resyncRequired"})
+    assert_graph_error(http.get(delta_link, headers=bearer(tokens)), 410, "resyncRequired")
+
+
+def test_partial_delta_updates_carry_the_id_and_what_changed(http: httpx.Client) -> None:
+    seed_account(http)
+    tokens = sign_in(http)
+    made = http.post("/v1.0/me/events", json=_meeting(), headers=bearer(tokens)).json()
+    _, delta_link, _ = _delta_round(http, tokens, "/v1.0/me/calendarView/delta", WINDOW)
+    assert http.post("/_emulator/delta", json={"partial_updates": True}).status_code == 200
+    http.patch(f"/v1.0/me/events/{made['id']}", json={"showAs": "free"}, headers=bearer(tokens))
+    (change,), _, _ = _delta_round(http, tokens, delta_link)
+    assert change["id"] == made["id"] and change["showAs"] == "free"
+    assert "transactionId" not in change and "start" not in change

@@ -17,6 +17,8 @@
 | POST /_emulator/faults | `{path (glob), method?, status, count?, retry_after?, code?, message?, when?: before or after}` (`after: true` = `when: after`) | the next `count` matching calls fail; `after`: the call is carried out and its answer lost |
 | GET, DELETE /_emulator/faults | | the pending faults; no more faults |
 | GET /_emulator/requests | | the calls received: method, path, query, status |
+| POST /_emulator/calendars/{calendar_id}/delta/expire | `{code?: syncStateNotFound or resyncRequired}` | every calendarView delta token (and round in progress) over that calendar answers 410 Gone with that code from now on |
+| POST /_emulator/delta | `{partial_updates: bool}` | a changed event in a later delta round comes as its id + the changed properties only (the docs allow it) instead of whole |
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from . import delta
 from . import events as ev
 from .errors import GraphError
 from .faults import parse_fault
@@ -236,6 +239,27 @@ async def requests_log(request: Request) -> Response:
     return JSONResponse({"requests": _store(request).requests})
 
 
+async def expire_delta(request: Request) -> Response:
+    """Expire the calendar's delta tokens, as Graph does when it drops a sync state."""
+    store = _store(request)
+    calendar = store.calendars.get(request.path_params["calendar_id"])
+    body = await _body(request)
+    if calendar is None:
+        return _problem(404, "no such calendar")
+    code = (body or {}).get("code", "syncStateNotFound") if isinstance(body, dict) else None
+    if code not in ("syncStateNotFound", "resyncRequired"):
+        return _problem(400, "code is syncStateNotFound or resyncRequired")
+    return JSONResponse({"expired": delta.expire(store, calendar, code)})
+
+
+async def delta_config(request: Request) -> Response:
+    store = _store(request)
+    body = await _body(request)
+    if isinstance(body, dict) and "partial_updates" in body:
+        store.partial_delta_updates = bool(body["partial_updates"])
+    return JSONResponse({"partial_updates": store.partial_delta_updates})
+
+
 async def reset(request: Request) -> Response:
     _store(request).reset()
     return Response(status_code=204)
@@ -259,4 +283,6 @@ def routes() -> list[Route]:
         Route(f"{c}/config", config, methods=["GET", "POST"]),
         Route(f"{c}/requests", requests_log, methods=["GET"]),
         Route(f"{c}/reset", reset, methods=["POST"]),
+        Route(c + "/calendars/{calendar_id}/delta/expire", expire_delta, methods=["POST"]),
+        Route(f"{c}/delta", delta_config, methods=["GET", "POST"]),
     ]

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from . import delta
 from . import events as ev
 from . import timezones as tz
 from .errors import GRAPH_JSON, GraphError, request_ids
@@ -268,6 +269,17 @@ async def calendar_view(request: Request) -> Response:
     return page(request, items, "users('me')/calendarView")
 
 
+async def calendar_view_delta(request: Request) -> Response:
+    """``GET .../calendarView/delta``: one page of a delta round (see delta.py)."""
+    account = mailbox(request, READ_SCOPES)
+    calendar = _calendar(request, account) if "calendar_id" in request.path_params else None
+    if calendar is None and request.url.path.endswith("/calendar/calendarView/delta"):
+        calendar = _store(request).default_calendar(account)
+    zone_name, size = _prefer(request)
+    body = delta.delta_page(request, account, calendar, zone_name, size)
+    return reply(request, body, extra=_applied(zone_name, size))
+
+
 async def list_events(request: Request) -> Response:
     account = mailbox(request, READ_SCOPES)
     store = _store(request)
@@ -365,6 +377,11 @@ def routes() -> list[Route]:
         Route(f"{v}/calendarView", calendar_view, methods=["GET"]),
         Route(f"{v}/calendar/calendarView", calendar_view, methods=["GET"]),
         Route(v + "/calendars/{calendar_id}/calendarView", calendar_view, methods=["GET"]),
+        Route(f"{v}/calendarView/delta", calendar_view_delta, methods=["GET"]),
+        Route(f"{v}/calendar/calendarView/delta", calendar_view_delta, methods=["GET"]),
+        Route(
+            v + "/calendars/{calendar_id}/calendarView/delta", calendar_view_delta, methods=["GET"]
+        ),
         Route(f"{v}/events", list_events, methods=["GET"]),
         Route(f"{v}/events", create_event, methods=["POST"]),
         Route(f"{v}/calendar/events", list_events, methods=["GET"]),

@@ -197,6 +197,10 @@ class Store:
         self.faults: list[Fault] = []
         self.requests: list[dict[str, Any]] = []
         self.access_token_seconds = 3599
+        # calendarView delta (see delta.py): states behind deltaLinks, rounds being paged.
+        self.delta_states: dict[str, Any] = {}
+        self.delta_rounds: dict[str, Any] = {}
+        self.partial_delta_updates = False
 
     # accounts -------------------------------------------------------------------------------
 
