@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from parlay.providers.dto import EventRef, MeetingEvent, blocking_events
+from parlay.providers.dto import BusyEvent, EventRef, MeetingEvent, blocking_events
 from parlay.providers.errors import (
     AuthExpired,
     MailboxNotSupported,
@@ -186,7 +186,7 @@ async def test_a_full_sync_holds_what_busy_events_sees(
     seed(control, "2031-03-04T08:00:00Z", "2031-03-04T09:00:00Z")
     calendar = calendar_ids(control)["Calendar"]
     result = await alice.sync_busy(calendar, *WINDOW)
-    assert result.full and result.next_token is None
+    assert result.full and result.next_token and "$deltatoken=" in result.next_token
     direct = await alice.busy_events(calendar, *WINDOW)
     assert [e for events in result.changed.values() for e in events] == direct
 
@@ -383,3 +383,156 @@ def test_an_all_day_event_already_converted_to_utc_is_read_as_it_stands() -> Non
     event = busy_event(item)
     assert event is not None
     assert (event.start, event.end) == (DAY - timedelta(hours=1), DAY + timedelta(hours=23))
+
+
+# ---- incremental sync: calendarView delta -----------------------------------------------------
+
+
+def graph(control: httpx.Client, provider: MicrosoftProvider) -> httpx.Client:
+    """Graph itself as alice (her own edits in Outlook, between two syncs)."""
+    token = provider.credentials.access_token
+    return httpx.Client(
+        base_url=f"{base(control)}/v1.0", headers={"Authorization": f"Bearer {token}"}, timeout=10
+    )
+
+
+def utc(hour: int, day: int = 4) -> dict[str, str]:
+    return {"dateTime": f"2031-03-{day:02d}T{hour:02d}:00:00", "timeZone": "UTC"}
+
+
+def spans(result_items: tuple[BusyEvent, ...]) -> list[tuple[int, int]]:
+    return [(e.start.hour, e.end.hour) for e in result_items]
+
+
+def expire_delta(control: httpx.Client, calendar: str, code: str) -> int:
+    reply = control.post(f"/_emulator/calendars/{calendar}/delta/expire", json={"code": code})
+    assert reply.status_code == 200, reply.text
+    return int(reply.json()["expired"])
+
+
+def partial_updates(control: httpx.Client, on: bool) -> None:
+    assert control.post("/_emulator/delta", json={"partial_updates": on}).status_code == 200
+
+
+def delta_calls(control: httpx.Client) -> list[dict]:
+    return [r for r in requests_log(control) if r["path"].endswith("/calendarView/delta")]
+
+
+async def test_adds_moves_and_deletes_between_syncs_follow_incrementally(
+    control: httpx.Client, alice: MicrosoftProvider
+) -> None:
+    calendar = calendar_ids(control)["Calendar"]
+    keep = seed(control, "2031-03-04T08:00:00Z", "2031-03-04T09:00:00Z")
+    move = seed(control, "2031-03-04T10:00:00Z", "2031-03-04T11:00:00Z")
+    drop = seed(control, "2031-03-04T12:00:00Z", "2031-03-04T13:00:00Z")
+    leave = seed(control, "2031-03-04T14:00:00Z", "2031-03-04T15:00:00Z")
+    for hour in (16, 17, 18):  # enough to read unmarked items back in one calendarView
+        seed(control, f"2031-03-04T{hour}:00:00Z", f"2031-03-04T{hour}:30:00Z")
+    alice.page_size = 3
+    full = await alice.sync_busy(calendar, *WINDOW)
+    assert full.full and len(full.changed) == 7
+    assert spans(full.changed[move]) == [(10, 11)]
+    first_round = delta_calls(control)
+    assert len(first_round) == 3  # 3 + 3 + 1, following the nextLinks
+    assert "startDateTime=" in first_round[0]["query"]
+    assert all("$skiptoken=" in r["query"] for r in first_round[1:])
+
+    with graph(control, alice) as outlook:
+        moved = outlook.patch(f"/me/events/{move}", json={"start": utc(19), "end": utc(20)})
+        assert moved.status_code == 200
+        assert outlook.delete(f"/me/events/{drop}").status_code == 204
+        moved_out = {"start": utc(9, day=9), "end": utc(10, day=9)}
+        assert outlook.patch(f"/me/events/{leave}", json=moved_out).status_code == 200
+        added = outlook.post(
+            f"/me/calendars/{calendar}/events",
+            json={"subject": "dentist", "start": utc(21), "end": utc(22)},
+        ).json()["id"]
+    assert full.next_token is not None
+    step = await alice.sync_busy(calendar, *WINDOW, sync_token=full.next_token)
+
+    assert not step.full and step.next_token not in (None, full.next_token)
+    assert set(step.changed) == {move, added}
+    assert spans(step.changed[move]) == [(19, 20)]
+    assert spans(step.changed[added]) == [(21, 22)]
+    assert step.removed == {drop, leave}  # deleted, and moved out of the window
+    assert keep not in step.changed and keep not in step.removed
+    assert all("startDateTime" not in r["query"] for r in delta_calls(control)[-1:])
+
+    quiet = await alice.sync_busy(calendar, *WINDOW, sync_token=step.next_token)
+    assert not quiet.full and not quiet.changed and not quiet.removed
+
+
+@pytest.mark.parametrize("code", ["syncStateNotFound", "resyncRequired"])
+async def test_an_expired_delta_token_reads_the_window_in_full_again(
+    control: httpx.Client, alice: MicrosoftProvider, code: str
+) -> None:
+    calendar = calendar_ids(control)["Calendar"]
+    seed(control, "2031-03-04T08:00:00Z", "2031-03-04T09:00:00Z")
+    first = await alice.sync_busy(calendar, *WINDOW)
+    seed(control, "2031-03-04T10:00:00Z", "2031-03-04T11:00:00Z")
+    assert expire_delta(control, calendar, code) == 1
+    again = await alice.sync_busy(calendar, *WINDOW, sync_token=first.next_token)
+    assert again.full
+    assert sorted(h for items in again.changed.values() for h in spans(items)) == [
+        (8, 9),
+        (10, 11),
+    ]
+    assert again.next_token and again.next_token != first.next_token
+    # and the new token works incrementally
+    later = await alice.sync_busy(calendar, *WINDOW, sync_token=again.next_token)
+    assert not later.full and not later.changed
+
+
+async def test_a_token_for_another_graph_is_not_followed(
+    control: httpx.Client, alice: MicrosoftProvider
+) -> None:
+    calendar = calendar_ids(control)["Calendar"]
+    seed(control, "2031-03-04T08:00:00Z", "2031-03-04T09:00:00Z")
+    foreign = "https://graph.example.net/v1.0/me/calendarView/delta?$deltatoken=abc"
+    result = await alice.sync_busy(calendar, *WINDOW, sync_token=foreign)
+    assert result.full and len(result.changed) == 1
+    assert not any("example" in r["path"] for r in requests_log(control))
+
+
+@pytest.mark.parametrize("partial", [False, True], ids=["whole", "partial"])
+async def test_our_own_events_never_block_through_incremental_syncs(
+    control: httpx.Client, alice: MicrosoftProvider, partial: bool
+) -> None:
+    """Parlay's events are marked by transactionId; a delta that returns changed events only
+    in part (id + what changed) must not make them, or others, read wrong."""
+    calendar = calendar_ids(control)["Calendar"]
+    other = seed(control, "2031-03-04T08:00:00Z", "2031-03-04T09:00:00Z")
+    ref = await alice.create_event(calendar, meeting(10))
+    first = await alice.sync_busy(calendar, *WINDOW)
+    assert [e.parlay_meeting_id for e in first.changed[ref.external_id]] == ["m-1"]
+    assert blocking_events(e for items in first.changed.values() for e in items) == list(
+        first.changed[other]
+    )
+
+    partial_updates(control, partial)
+    try:
+        await alice.update_event(calendar, meeting(13), ref)  # rescheduled
+        with graph(control, alice) as outlook:
+            assert outlook.patch(f"/me/events/{other}", json={"showAs": "free"}).status_code == 200
+        step = await alice.sync_busy(calendar, *WINDOW, sync_token=first.next_token)
+    finally:
+        partial_updates(control, False)
+    assert not step.full and set(step.changed) == {ref.external_id, other}
+    (ours,) = step.changed[ref.external_id]
+    assert (ours.start.hour, ours.parlay_meeting_id) == (13, "m-1")
+    (freed,) = step.changed[other]
+    assert freed.transparent and (freed.start.hour, freed.end.hour) == (8, 9)
+    assert blocking_events([*step.changed[ref.external_id], *step.changed[other]]) == []
+
+
+async def test_a_delta_that_keeps_failing_is_transient(
+    control: httpx.Client, alice: MicrosoftProvider
+) -> None:
+    calendar = calendar_ids(control)["Calendar"]
+    first = await alice.sync_busy(calendar, *WINDOW)
+    fault(control, path="/v1.0/me/calendars/*/calendarView/delta", status=503, count=1)
+    with pytest.raises(Transient):
+        await alice.sync_busy(calendar, *WINDOW, sync_token=first.next_token)
+    fault(control, path="/v1.0/me/calendars/*/calendarView/delta", status=410, count=1)
+    with pytest.raises(Transient):  # even a full round refused: not a loop of full reads
+        await alice.sync_busy(calendar, *WINDOW)

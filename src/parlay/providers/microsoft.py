@@ -1,7 +1,8 @@
 """Microsoft Graph v1.0 adapter (Outlook calendars of personal and work/school accounts).
 
 Busy times come from ``calendarView`` (the one read every account type supports; getSchedule
-refuses personal accounts), asked for in UTC.  Meetings are written without attendees (Graph
+refuses personal accounts), asked for in UTC, and are synced incrementally through its delta
+(``microsoft_delta``: the stored token is the round's deltaLink).  Meetings are written without attendees (Graph
 mails invitations as soon as an event has any) and with ``transactionId = "parlay-" +
 meeting_id``: Graph answers a retried create with the event the first attempt made, and the
 same property marks our own events when they are read back.  Every hook opens its own httpx
@@ -10,81 +11,41 @@ client for its calls and closes it, so nothing outlives the base class's timeout
 
 from __future__ import annotations
 
-import email.utils
 import secrets
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
+from parlay.providers import microsoft_delta as mdelta
 from parlay.providers import microsoft_events as mev
 from parlay.providers.base import DEFAULT_TIMEOUT, CalendarProvider, RefreshCallback
-from parlay.providers.dto import BusyEvent, CalendarInfo, Credentials, EventRef, MeetingEvent
+from parlay.providers.dto import (
+    BusyEvent,
+    CalendarInfo,
+    Credentials,
+    EventRef,
+    MeetingEvent,
+    SyncResult,
+)
 from parlay.providers.errors import (
     AuthExpired,
-    MailboxNotSupported,
     NotFound,
     NotSupported,
     ProviderError,
-    RateLimited,
+    SyncTokenExpired,
     Transient,
 )
+from parlay.providers.microsoft_http import graph_error
 
 GRAPH_URL = "https://graph.microsoft.com/v1.0"
 PREFER_UTC = 'outlook.timezone="UTC"'
 PAGE_SIZE = 250
+LOOKUP_ONE_BY_ONE = 4  # more items to read again than this: one calendarView instead
 SCAN_PAGES = 40  # a lookup by transactionId reads at most this many pages of one calendar
-# Graph's ways of saying "this mailbox is not in Exchange Online" (calendar-apis.md §1.2).
-MAILBOX_CODES = frozenset(
-    {"mailboxnotenabledforrestapi", "mailboxnotsupportedforrestapi", "extensionerror"}
-)
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    raw = response.headers.get("retry-after", "").strip()
-    if not raw:
-        return None
-    if raw.isdigit():
-        return float(raw)
-    try:
-        when = email.utils.parsedate_to_datetime(raw)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
-
-
-def _error_code(response: httpx.Response) -> tuple[str, str]:
-    try:
-        error = response.json().get("error")
-    except (ValueError, AttributeError):
-        return "", ""
-    if not isinstance(error, Mapping):
-        return "", ""
-    return str(error.get("code") or ""), str(error.get("message") or "")
-
-
-def graph_error(op: str, response: httpx.Response) -> ProviderError:
-    """A Graph answer that is not a success, as the taxonomy names it (codes before statuses:
-    the mailbox refusal comes as a 404 that must not read as "calendar gone")."""
-    status = response.status_code
-    code, _ = _error_code(response)
-    what = f"{op}: HTTP {status} {code}".rstrip()
-    if code.lower() in MAILBOX_CODES:
-        return MailboxNotSupported("mailbox_not_supported")
-    if status == 401:
-        return AuthExpired(what)
-    if status == 429:
-        return RateLimited(what, retry_after=_retry_after(response))
-    if status in (503, 504) and _retry_after(response) is not None:
-        return RateLimited(what, retry_after=_retry_after(response))
-    if status >= 500 or status in (408, 409):
-        return Transient(what)
-    if status in (404, 410):
-        return NotFound(what)
-    return NotSupported(what)
 
 
 class MicrosoftProvider(CalendarProvider):
@@ -204,9 +165,9 @@ class MicrosoftProvider(CalendarProvider):
 
     # ---- busy times -------------------------------------------------------------------------
 
-    async def _busy_events(
-        self, calendar_id: str, start: datetime, end: datetime
-    ) -> list[BusyEvent]:
+    def _view(
+        self, client: httpx.AsyncClient, calendar_id: str, start: datetime, end: datetime
+    ) -> AsyncIterator[dict[str, Any]]:
         params = {
             "startDateTime": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "endDateTime": end.strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -214,18 +175,107 @@ class MicrosoftProvider(CalendarProvider):
             "$top": str(self.page_size),
         }
         url = f"me/calendars/{self._path(calendar_id)}/calendarView"
-        found: list[BusyEvent] = []
-        async with self._client() as client:
-            async for item in self._pages(
-                client, "calendarView", url, params, headers={"Prefer": PREFER_UTC}
-            ):
-                busy = mev.busy_event(item)
-                if busy is not None and busy.start < end and busy.end > start:
-                    found.append(busy)
-        return found
+        return self._pages(client, "calendarView", url, params, headers={"Prefer": PREFER_UTC})
 
-    # _sync_busy: the base class's full read.  calendarView delta (§3.4) would be the
-    # incremental path; it is not used until it can be exercised against an emulator.
+    async def _busy_events(
+        self, calendar_id: str, start: datetime, end: datetime
+    ) -> list[BusyEvent]:
+        async with self._client() as client:
+            return [
+                busy
+                async for item in self._view(client, calendar_id, start, end)
+                for busy in self._within(item, start, end)
+            ]
+
+    async def _sync_busy(
+        self, calendar_id: str, start: datetime, end: datetime, sync_token: str | None
+    ) -> SyncResult:
+        """A calendarView delta round: from the window (no token) or from the stored
+        deltaLink; its own deltaLink is the next token.  Items that cannot be judged as they
+        came (see ``microsoft_delta.needs_lookup``) are read again before they count."""
+        headers = {"Prefer": f"{PREFER_UTC}, odata.maxpagesize={self.page_size}"}
+        if sync_token is None:
+            url = f"me/calendars/{self._path(calendar_id)}/calendarView/delta"
+            params: dict[str, str] | None = {
+                "startDateTime": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "endDateTime": end.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            }
+        elif mdelta.same_origin(sync_token, self.graph_url):
+            url, params = sync_token, None
+        else:  # a token for another Graph (the settings changed): start again
+            raise SyncTokenExpired("delta link of another origin")
+        changed: dict[str, tuple[BusyEvent, ...]] = {}
+        removed: set[str] = set()
+        async with self._client() as client:
+            delta = await mdelta.read_round(client, url, params, headers)
+            later: dict[str, None] = {}
+            for item in delta.items:
+                event_id = str(item.get("id") or "")
+                if not event_id:
+                    continue
+                changed.pop(event_id, None)  # the last word on an item in a round counts
+                removed.discard(event_id)
+                later.pop(event_id, None)
+                if mdelta.is_removed(item):
+                    removed.add(event_id)
+                elif mdelta.needs_lookup(item):
+                    later[event_id] = None
+                else:
+                    changed[event_id] = self._within(item, start, end)
+            found = await self._look_up(client, calendar_id, list(later), start, end)
+        for event_id in later:
+            if event_id in found:
+                changed[event_id] = self._within(found[event_id], start, end)
+            else:
+                removed.add(event_id)  # gone meanwhile, or out of the window
+        return SyncResult(
+            full=sync_token is None,
+            changed=changed,
+            removed=frozenset(removed - set(changed)),
+            next_token=delta.delta_link,
+        )
+
+    @staticmethod
+    def _within(item: Mapping[str, Any], start: datetime, end: datetime) -> tuple[BusyEvent, ...]:
+        busy = mev.busy_event(item)
+        return (busy,) if busy is not None and busy.start < end and busy.end > start else ()
+
+    async def _look_up(
+        self,
+        client: httpx.AsyncClient,
+        calendar_id: str,
+        event_ids: list[str],
+        start: datetime,
+        end: datetime,
+    ) -> dict[str, dict[str, Any]]:
+        """The busy fields of these events, by id (an event not found is left out): a GET
+        each for a few, else one calendarView of the window (an event outside it adds no
+        busy time anyway)."""
+        if not event_ids:
+            return {}
+        headers = {"Prefer": PREFER_UTC}
+        if len(event_ids) > LOOKUP_ONE_BY_ONE:
+            wanted = set(event_ids)
+            return {
+                str(item["id"]): item
+                async for item in self._view(client, calendar_id, start, end)
+                if item.get("id") in wanted
+            }
+        found: dict[str, dict[str, Any]] = {}
+        for event_id in event_ids:
+            try:
+                response = await self._send(
+                    client,
+                    "lookup",
+                    "GET",
+                    f"me/events/{self._path(event_id)}",
+                    params={"$select": mev.BUSY_FIELDS},
+                    headers=headers,
+                )
+            except NotFound:
+                continue
+            found[event_id] = response.json()
+        return found
 
     # ---- writes -----------------------------------------------------------------------------
 
