@@ -98,7 +98,7 @@ async def join_page(request: Request, join_token: str) -> Response:
         return _page(request, "join.html", status_code=410, meeting=meeting, call=None)
     video: VideoService = request.app.state.container.video
     call = await video.get_call_page(join_token, member=meeting.room_id is not None)
-    return _page(request, "join.html", meeting=meeting, call=call)
+    return _page(request, "join.html", meeting=meeting, call=call, join_token=join_token)
 
 
 class GuestIn(BaseModel):
