@@ -536,3 +536,23 @@ async def test_a_delta_that_keeps_failing_is_transient(
     fault(control, path="/v1.0/me/calendars/*/calendarView/delta", status=410, count=1)
     with pytest.raises(Transient):  # even a full round refused: not a loop of full reads
         await alice.sync_busy(calendar, *WINDOW)
+
+
+async def test_a_graph_without_delta_for_a_calendar_still_gives_its_busy_times(
+    control: httpx.Client, alice: MicrosoftProvider
+) -> None:
+    """A 404 or 400 on the delta (an implementation or calendar without it) is not "the
+    calendar is gone": the window is read in full instead, and no token kept."""
+    calendar = calendar_ids(control)["Calendar"]
+    seed(control, "2031-03-04T08:00:00Z", "2031-03-04T09:00:00Z")
+    for status in (404, 400):
+        fault(control, path="/v1.0/me/calendars/*/calendarView/delta", status=status, count=1)
+        result = await alice.sync_busy(calendar, *WINDOW)
+        assert result.full and result.next_token is None
+        assert [spans(items) for items in result.changed.values()] == [[(8, 9)]]
+    with pytest.raises(NotFound):
+        await alice.sync_busy("AAMkAGone=", *WINDOW)
+    first = await alice.sync_busy(calendar, *WINDOW)
+    fault(control, path="/v1.0/me/calendars/*/calendarView/delta", status=400, count=1)
+    again = await alice.sync_busy(calendar, *WINDOW, sync_token=first.next_token)
+    assert again.full and again.next_token and again.next_token != first.next_token

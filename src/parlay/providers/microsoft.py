@@ -33,6 +33,7 @@ from parlay.providers.dto import (
 )
 from parlay.providers.errors import (
     AuthExpired,
+    MailboxNotSupported,
     NotFound,
     NotSupported,
     ProviderError,
@@ -204,6 +205,26 @@ class MicrosoftProvider(CalendarProvider):
             url, params = sync_token, None
         else:  # a token for another Graph (the settings changed): start again
             raise SyncTokenExpired("delta link of another origin")
+        try:
+            return await self._delta_sync(calendar_id, start, end, url, params, headers)
+        except (NotFound, NotSupported) as exc:
+            if isinstance(exc, MailboxNotSupported):
+                raise
+            if sync_token is not None:  # the token's round is gone: start one again
+                raise SyncTokenExpired(f"delta link refused: {exc}") from exc
+        # No delta here (a Graph without it, or not for this calendar): read the window in
+        # full, which also tells a calendar that is really gone (NotFound) from one that is not.
+        return await super()._sync_busy(calendar_id, start, end, None)
+
+    async def _delta_sync(
+        self,
+        calendar_id: str,
+        start: datetime,
+        end: datetime,
+        url: str,
+        params: dict[str, str] | None,
+        headers: dict[str, str],
+    ) -> SyncResult:
         changed: dict[str, tuple[BusyEvent, ...]] = {}
         removed: set[str] = set()
         async with self._client() as client:
@@ -229,7 +250,7 @@ class MicrosoftProvider(CalendarProvider):
             else:
                 removed.add(event_id)  # gone meanwhile, or out of the window
         return SyncResult(
-            full=sync_token is None,
+            full=params is not None,  # a round from the window (not a token) is a full one
             changed=changed,
             removed=frozenset(removed - set(changed)),
             next_token=delta.delta_link,
