@@ -816,3 +816,14 @@ def test_partial_delta_updates_carry_the_id_and_what_changed(http: httpx.Client)
     (change,), _, _ = _delta_round(http, tokens, delta_link)
     assert change["id"] == made["id"] and change["showAs"] == "free"
     assert "transactionId" not in change and "start" not in change
+
+
+def test_old_delta_tokens_are_forgotten_past_a_bound(http: httpx.Client) -> None:
+    seed_account(http)
+    tokens = sign_in(http)
+    _, oldest, _ = _delta_round(http, tokens, "/v1.0/me/calendarView/delta", WINDOW)
+    latest = oldest
+    for _ in range(20):
+        _, latest, _ = _delta_round(http, tokens, latest)
+    assert_graph_error(http.get(oldest, headers=bearer(tokens)), 410, "syncStateNotFound")
+    assert http.get(latest, headers=bearer(tokens)).status_code == 200

@@ -29,6 +29,10 @@ from .store import Account, Calendar, Store
 DEFAULT_PAGE = 10
 MAX_PAGE = 1000
 UNSUPPORTED = ("$select", "$expand", "$filter", "$orderby", "$search", "$top", "$skip")
+#: Sync states kept per calendar, and rounds in progress in all: older ones are forgotten (their
+#: tokens then answer 410 syncStateNotFound, as Graph's do when it drops a state).
+KEEP_STATES = 20
+KEEP_ROUNDS = 200
 EXPIRED_MESSAGE = "The sync state is not found or has expired; synchronize again from the start."
 
 
@@ -130,12 +134,25 @@ def _page(request: Request, store: Store, pending: PendingRound) -> dict[str, An
     if pending.sent < len(pending.items):
         token = secrets.token_urlsafe(24)
         store.delta_rounds[token] = pending
+        for old in list(store.delta_rounds)[:-KEEP_ROUNDS]:
+            del store.delta_rounds[old]
         body["@odata.nextLink"] = f"{link}?$skiptoken={token}"
     else:
         token = secrets.token_urlsafe(32)
         store.delta_states[token] = pending.state
+        _forget_old_states(store, pending.state)
         body["@odata.deltaLink"] = f"{link}?$deltatoken={token}"
     return body
+
+
+def _forget_old_states(store: Store, newest: DeltaState) -> None:
+    same = [
+        token
+        for token, state in store.delta_states.items()
+        if (state.account_id, state.calendar_id) == (newest.account_id, newest.calendar_id)
+    ]
+    for token in same[:-KEEP_STATES]:
+        del store.delta_states[token]
 
 
 def delta_page(
