@@ -12,6 +12,7 @@ from typing import Any
 
 from parlay.db.session import Database
 from parlay.jobs.runner import Worker, WorkerConfig
+from parlay.mail.sender import FileMailer, Mailer, SmtpMailer
 from parlay.providers.base import CalendarProvider, RefreshCallback
 from parlay.providers.dto import Credentials
 from parlay.providers.oauth import OAuthClient, google_config, microsoft_config
@@ -26,9 +27,11 @@ from parlay.services.calendar_fresh import FreshCalendarBusy
 from parlay.services.calendar_oauth import CalendarOAuth
 from parlay.services.calendars import CalendarService, ProviderFactory
 from parlay.services.context import Context
+from parlay.services.notification_mail import NotificationMail
 from parlay.services.outbox import Handler
 from parlay.services.principals import PrincipalCache
 from parlay.services.ratelimits import MemoryStore, RateLimiter, RedisStore, Store
+from parlay.services.reminders import Reminders
 from parlay.services.secrets import SecretBox
 from parlay.services.video import VideoService
 from parlay.services.video_ice import IceConfig
@@ -94,6 +97,20 @@ def oauth_clients(settings: Settings) -> dict[str, OAuthClient]:
             )
         )
     return clients
+
+
+def make_mailer(settings: Settings) -> Mailer:
+    """SMTP when a host is set, else ``.eml`` files under ``{data_dir}/mail/``."""
+    if not settings.smtp_host:
+        return FileMailer(settings.data_dir / "mail")
+    password = settings.smtp_password
+    return SmtpMailer(
+        settings.smtp_host,
+        settings.smtp_port,
+        settings.smtp_username,
+        password.get_secret_value() if password else None,
+        settings.smtp_starttls,
+    )
 
 
 def build_video(settings: Settings, ctx: Context) -> VideoService:
@@ -163,7 +180,11 @@ class Container:
             settings=settings,
             ctx=ctx,
             hub=hub,
-            handlers=dict(calendars.handlers()),
+            handlers={
+                **calendars.handlers(),
+                **NotificationMail(ctx, make_mailer(settings), settings.mail_from).handlers(),
+                **Reminders(ctx).handlers(),
+            },
             calendars=calendars,
             calendar_oauth=CalendarOAuth(calendars, ctx.base_url),
             video=build_video(settings, ctx),

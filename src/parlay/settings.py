@@ -83,8 +83,16 @@ class Settings(BaseSettings):
     video_turn_secret: SecretStr | None = None
     #: How long those TURN credentials last (seconds).
     video_turn_ttl_seconds: int = Field(default=6 * 3600, ge=60, le=7 * 86400)
+    #: Outgoing e-mail (API.md "Notifications"); no host: ``.eml`` files under
+    #: ``{data_dir}/mail/`` instead.
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
+    mail_from: str = "Parlay <parlay@localhost>"
 
-    @field_validator("google_client_id", "microsoft_client_id")
+    @field_validator("google_client_id", "microsoft_client_id", "smtp_host", "smtp_username")
     @classmethod
     def _empty_id_is_unset(cls, value: str | None) -> str | None:
         return value.strip() or None if value is not None else None
@@ -95,6 +103,7 @@ class Settings(BaseSettings):
         "google_client_secret",
         "microsoft_client_secret",
         "video_turn_secret",
+        "smtp_password",
     )
     @classmethod
     def _empty_is_unset(cls, value: SecretStr | None) -> SecretStr | None:

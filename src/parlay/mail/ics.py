@@ -1,10 +1,15 @@
-"""iCalendar files and "add to calendar" links for a meeting.
+"""iCalendar files and "add to calendar" links for a meeting, and the iMIP invitations e-mail
+carries.
 
 The downloadable file carries no METHOD while the meeting stands: it is a plain calendar
 object (RFC 5545) with ORGANIZER and ATTENDEEs, which calendar apps import as an event and a
 CalDAV server accepts as a resource (RFC 4791 forbids METHOD there), without turning it into
 an RSVP invitation (RFC 5546 REQUEST).  Once cancelled it says METHOD:CANCEL with
 STATUS:CANCELLED, the same UID and a higher SEQUENCE, so importing it removes the event.
+
+An e-mailed invitation (``build_imip``, RFC 6047) always names its METHOD: REQUEST while the
+meeting stands (a later REQUEST with a higher SEQUENCE updates the event in place), CANCEL once
+it is cancelled.  It has no alarm: Parlay sends its own reminders.
 """
 
 from __future__ import annotations
@@ -51,12 +56,26 @@ def _address(person: Person, *, attendee: bool) -> vCalAddress:
 
 
 def build_ics(entry: CalendarEntry) -> bytes:
+    """The downloadable file (no METHOD while the meeting stands; see above)."""
+    return _build(entry, "CANCEL" if entry.cancelled else None, alarm=not entry.cancelled)
+
+
+def imip_method(entry: CalendarEntry) -> str:
+    return "CANCEL" if entry.cancelled else "REQUEST"
+
+
+def build_imip(entry: CalendarEntry) -> bytes:
+    """The invitation an e-mail carries: METHOD:REQUEST, or METHOD:CANCEL once cancelled."""
+    return _build(entry, imip_method(entry), alarm=False)
+
+
+def _build(entry: CalendarEntry, method: str | None, *, alarm: bool) -> bytes:
     calendar = Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
     calendar.add("calscale", "GREGORIAN")
-    if entry.cancelled:
-        calendar.add("method", "CANCEL")
+    if method is not None:
+        calendar.add("method", method)
     event = Event()
     event.add("uid", entry.uid)
     event.add("dtstamp", entry.stamp)
@@ -72,12 +91,12 @@ def build_ics(entry: CalendarEntry) -> bytes:
         event.add("attendee", _address(person, attendee=True), encode=False)
     event.add("status", "CANCELLED" if entry.cancelled else "CONFIRMED")
     event.add("transp", "OPAQUE")
-    if not entry.cancelled:
-        alarm = Alarm()
-        alarm.add("action", "DISPLAY")
-        alarm.add("description", f"Reminder: {entry.summary}")
-        alarm.add("trigger", -REMINDER)
-        event.add_component(alarm)
+    if alarm:
+        valarm = Alarm()
+        valarm.add("action", "DISPLAY")
+        valarm.add("description", f"Reminder: {entry.summary}")
+        valarm.add("trigger", -REMINDER)
+        event.add_component(valarm)
     calendar.add_component(event)
     return bytes(calendar.to_ical())
 

@@ -4,7 +4,9 @@
 work: every participant (the room's members at booking time, ``meeting_participants``) but the
 one who acted gets one row, worded in their own zone, and a live ``notification.created``.  The
 rows and the change commit together or not at all, and a ``(user, dedupe_key)`` unique key makes
-"one notification per person per change" hold even if a change were announced twice.
+"one notification per person per change" hold even if a change were announced twice.  The same
+transaction queues the change's e-mails (``parlay.services.notification_mail``) and, while the
+meeting stands, a reminder scan (``parlay.services.reminders``).
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from parlay.db.notification_models import Notification
 from parlay.db.scheduling_models import Meeting, MeetingParticipant
 from parlay.services import notification_texts as texts
 from parlay.services.context import Context
+from parlay.services.notification_mail import enqueue_meeting_mail
+from parlay.services.reminder_scans import ensure_scanning
 from parlay.services.uow import UnitOfWork, retrying, unit_of_work
 
 
@@ -74,16 +78,18 @@ async def _insert_new(session: AsyncSession, rows: list[dict[str, Any]]) -> list
     return sorted(result.all(), key=lambda row: row.id)
 
 
-async def _fan_out(uow: UnitOfWork, rows: list[dict[str, Any]]) -> None:
-    """Store ``rows`` and tell each recipient live, with their new unread count."""
+async def add_notifications(uow: UnitOfWork, rows: list[dict[str, Any]]) -> list[Notification]:
+    """Store ``rows`` (those not there yet) and tell each recipient live, with their new unread
+    count; the rows inserted."""
     created = await _insert_new(uow.session, rows)
     if not created:
-        return
+        return created
     counts = await _unread_totals(uow.session, {row.user_id for row in created})
     for row in created:
         data = NotificationRead.of(row).model_dump(mode="json")
         data["unread_count"] = counts.get(row.user_id, 0)
         await uow.emit("notification.created", data, {row.user_id})
+    return created
 
 
 async def notify_meeting_change(
@@ -116,7 +122,10 @@ async def notify_meeting_change(
         }
         for user in recipients
     ]
-    await _fan_out(uow, rows)
+    await add_notifications(uow, rows)
+    await enqueue_meeting_mail(uow, meeting, actor, kind, data)  # everyone, the actor too
+    if meeting.status == "scheduled":
+        await ensure_scanning(uow)  # its reminders
 
 
 async def notify_needs_reauth(
@@ -135,7 +144,7 @@ async def notify_needs_reauth(
         "dedupe_key": f"calendar.needs_reauth:{connection.id}:{uow.now.isoformat()}",
         "created_at": uow.now,
     }
-    await _fan_out(uow, [row])
+    await add_notifications(uow, [row])
 
 
 async def _unread_totals(session: AsyncSession, user_ids: set[str]) -> dict[str, int]:

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict
 
 from parlay.domain.errors import NotFound
+from parlay.services.reminders import do_send_due_reminders
 from parlay.services.test_clock import do_move_clock
 from parlay.web.deps import CtxDep
 
@@ -25,4 +26,5 @@ async def move_clock(body: ClockIn, request: Request, ctx: CtxDep) -> Response:
     if settings.env != "test" or settings.now is None:
         raise NotFound()
     do_move_clock(ctx, body.now)
+    await do_send_due_reminders(ctx)  # API.md: "due reminders then fire"
     return Response(status_code=204)
