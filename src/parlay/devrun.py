@@ -11,11 +11,16 @@ import asyncio
 import os
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
 from parlay import devstack
 from parlay.db.migrate import upgrade
 from parlay.demo import DEMO_PASSWORD, PEOPLE, seed_demo
 from parlay.settings import Settings
+
+
+def mail_folder(settings: Settings) -> Path:
+    return (settings.data_dir / "mail").resolve()
 
 
 def run(
@@ -46,6 +51,10 @@ def run(
             "icon, then consent as alice@example.com in the emulator (Allow). Microsoft works "
             "the same way (Accept)."
         )
+        if settings.smtp_host:
+            echo(f"==> e-mail goes to smtp://{settings.smtp_host}:{settings.smtp_port}")
+        else:  # no SMTP host: every notification e-mail is a file to open in a mail client
+            echo(f"==> e-mail (invitations, reminders): .eml files in {mail_folder(settings)}/")
         echo(f"==> open {base_url}/ (Ctrl-C stops the server and the emulators)")
         serve(host, port)
     finally:
