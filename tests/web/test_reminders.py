@@ -9,7 +9,10 @@ import asyncio
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
+from parlay.db.scheduling_models import OutboxJob
+from parlay.services.reminder_scans import SCAN_KIND
 from parlay.services.reminders import do_send_due_reminders
 from parlay.settings import Settings
 from tests.conftest import Person
@@ -144,3 +147,26 @@ async def test_scans_at_once_send_each_reminder_once(
     await drain(app)
     assert len(await reminders_of(alice)) == 1 and len(await reminders_of(bob)) == 1
     assert len(smtp.messages) == booked + 2
+
+
+async def test_the_outbox_scan_fires_due_reminders_and_keeps_scanning(
+    app: Any,
+    room: dict[str, Any],
+    alice: Person,
+    bob: Person,
+    smtp: Catcher,  # noqa: F811
+) -> None:
+    """Without the test clock's nudge: the booking queued a scan; the worker runs it by the
+    (pinned) user clock, and it queues the next while the meeting lies ahead."""
+    await book(bob, await share(alice, room["id"], duration=30), START)
+    app.state.ctx.clock = lambda: NOW.replace(day=1, month=12, hour=7, minute=51)
+    await drain(app)
+    assert len(await reminders_of(alice)) == 1 and len(await reminders_of(bob)) == 1
+    assert len(reminder_mail(smtp, alice)) == 1
+    async with app.state.ctx.db.read() as session:
+        scans = list(
+            await session.scalars(
+                select(OutboxJob).where(OutboxJob.kind == SCAN_KIND, OutboxJob.status == "pending")
+            )
+        )
+    assert len(scans) == 1
