@@ -29,7 +29,7 @@ from tests.e2e.conftest import (
     _healthy,
 )
 from tests.e2e.test_join_page import ALL_WEEK, sign_up_by_api
-from tests.e2e.ui import api, screenshot, title
+from tests.e2e.ui import api, open_room, screenshot, title
 
 pytestmark = pytest.mark.e2e
 
@@ -167,8 +167,13 @@ def test_mesh_call_with_lobby(pages: Any, artifacts: Path) -> None:
     expect(join).to_be_enabled()
     alice.wait_for_function("() => document.getElementById('call-preview').videoWidth > 0")
     screenshot(alice, artifacts, "desktop", "video-prejoin")
+    # Bob, in the room, sees on the meeting's card who is in the call, live.
+    open_room(bob, room_id)  # ready: the live socket is open
+    card = bob.locator(f'.meeting-card[data-meeting-id="{meeting["id"]}"]')
+    expect(card).to_be_visible()
     join.click()
     expect(alice.get_by_role("button", name="Leave")).to_be_visible()
+    expect(card.get_by_text("In the call: Alice Adams")).to_be_visible()
 
     bob.goto(join_url)
     bob.get_by_role("button", name="Join", exact=True).click()

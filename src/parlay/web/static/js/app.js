@@ -5,6 +5,7 @@ import { setFallbackZone, setHourCycle } from './format.js';
 import * as live from './live.js';
 import { setupMenu } from './menu.js';
 import { RoomList } from './rooms.js';
+import './video_presence.js';
 
 const main = document.getElementById('main');
 const roomId = main.dataset.roomId || '';
