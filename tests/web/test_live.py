@@ -6,14 +6,22 @@ The app is served by a real uvicorn server on a free port, and clients are real 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import socket
+import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
 import pytest
+import uvicorn
 import websockets
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from parlay.main import create_app
 from tests.conftest import Person
+from tests.services_available import REDIS_URL, require_redis
 
 
 async def token_of(person: Person) -> str:
@@ -145,3 +153,88 @@ async def test_history_gives_the_cursor_to_resume_the_stream_from(
     created = [await next_of_type(ws, "message.created") for _ in range(2)]
     assert [f["data"]["body"] for f in created] == ["between 1", "between 2"]
     await ws.close()
+
+
+@contextlib.asynccontextmanager
+async def _node(settings: Any) -> AsyncIterator[tuple[Any, str]]:
+    """An app node on the test's database, served on a port of its own."""
+    node = create_app(settings)
+    async with node.router.lifespan_context(node):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        config = uvicorn.Config(
+            node, host="127.0.0.1", port=port, lifespan="off", log_level="warning"
+        )
+        srv = uvicorn.Server(config)
+        task = asyncio.create_task(srv.serve())
+        while not srv.started:  # noqa: ASYNC110 (uvicorn exposes a flag, not an event)
+            await asyncio.sleep(0.01)
+        try:
+            yield node, f"127.0.0.1:{port}"
+        finally:
+            srv.should_exit = True
+            await task
+
+
+def _on(node: Any, person: Person) -> httpx.AsyncClient:
+    """``person``'s session on ``node`` (sessions live in the shared database)."""
+    client = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=node), base_url="http://testserver"
+    )
+    client.cookies = person.client.cookies
+    client.headers["X-CSRF-Token"] = person.csrf
+    return client
+
+
+async def _frames(ws: Any, count: int) -> list[tuple[int, int]]:
+    """``(cursor, message id)`` of the next ``count`` message.created frames."""
+    found = []
+    while len(found) < count:
+        frame = json.loads(await asyncio.wait_for(ws.recv(), 20))
+        if frame["type"] == "message.created":
+            found.append((int(frame["cursor"]), int(frame["data"]["id"])))
+    return found
+
+
+POSTS_PER_WRITER = 8
+
+
+async def test_many_writers_on_two_nodes_keep_one_cursor_order(
+    make_settings: Any, room: dict[str, Any], alice: Person, bob: Person, carol: Person
+) -> None:
+    """Six writers post at once through two nodes sharing the database and Redis (three on
+    each).  A socket on each node sees every message once, cursors strictly increasing, in the
+    same order as the other node's socket; a socket resuming from before the first on the
+    other node is replayed exactly that sequence: the order is the log's own, on both nodes."""
+    require_redis()
+    r = await alice.client.post(f"/api/v1/rooms/{room['id']}/members", json={"email": carol.email})
+    assert r.status_code == 201, r.text
+    prefix = f"parlay-test-{uuid.uuid4().hex[:8]}"
+    settings = make_settings(redis_url=REDIS_URL, redis_key_prefix=prefix)
+    async with _node(settings) as (node_a, url_a), _node(settings) as (node_b, url_b):
+        token = await token_of(carol)
+        on_a, hello = await connect(url_a, token)
+        on_b, _ = await connect(url_b, token)
+        writers = [_on(node, p) for node in (node_a, node_b) for p in (alice, bob, alice)]
+
+        async def write(n: int, client: httpx.AsyncClient) -> None:
+            for k in range(POSTS_PER_WRITER):
+                r = await client.post(
+                    f"/api/v1/rooms/{room['id']}/messages", json={"body": f"w{n}.{k}"}
+                )
+                assert r.status_code == 201, r.text
+
+        await asyncio.gather(*(write(n, c) for n, c in enumerate(writers)))
+        total = len(writers) * POSTS_PER_WRITER
+        seen_a, seen_b = await _frames(on_a, total), await _frames(on_b, total)
+        cursors = [c for c, _ in seen_a]
+        assert cursors == sorted(set(cursors)), "cursors out of order or repeated"
+        assert seen_b == seen_a, "the two nodes delivered different orders"
+        assert len({m for _, m in seen_a}) == total
+        resumed, _ = await connect(url_b, token, since=hello["cursor"])
+        assert await _frames(resumed, total) == seen_a
+        for ws in (on_a, on_b, resumed):
+            await ws.close()
+        for client in writers:
+            await client.aclose()

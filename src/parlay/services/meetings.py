@@ -18,6 +18,7 @@ from parlay.services.scheduling_views import (
     MeetingRead,
     calendar_entry,
     meeting_read,
+    meeting_reads,
     participants_of,
 )
 
@@ -81,7 +82,7 @@ async def list_meetings(
         )
         more = len(rows) > limit
         rows = rows[:limit]
-        page = [await meeting_read(session, m, ctx.base_url) for m in rows]
+        page = await meeting_reads(session, rows, ctx.base_url)
     cursor = (rows[-1].start.isoformat(), rows[-1].id) if more and rows else None
     return page, cursor
 

@@ -2,29 +2,43 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import case, select, update
+from sqlalchemy import Update, bindparam, case, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parlay.db.models import Message, Room, User
+from parlay.domain.errors import NotAMember
 from parlay.services.access import access_room, room_member_ids
 from parlay.services.context import Context
 from parlay.services.events import last_event_id
-from parlay.services.scheduling_views import embedded_state
+from parlay.services.scheduling_views import embedded_state, embedded_states
 from parlay.services.uow import UnitOfWork, retrying, unit_of_work
 from parlay.services.views import MemberRead, MessageRead
 
 MAX_BODY = 10_000
 
 
-async def message_read(
-    session: AsyncSession, message: Message, base_url: str, *, sender: User | None = None
-) -> MessageRead:
-    """The API shape of ``message``; pass ``sender`` when the caller already has it."""
-    if sender is None and message.sender_id:
-        sender = await session.get(User, message.sender_id)
-    extra = await embedded_state(session, message, base_url)
+async def message_reads(
+    session: AsyncSession, messages: Sequence[Message], base_url: str
+) -> list[MessageRead]:
+    """The API shapes of ``messages`` in a fixed number of queries, whatever their number:
+    the senders in one, what the scheduling messages embed in a few (``embedded_states``)."""
+    wanted = {m.sender_id for m in messages if m.sender_id}
+    senders = (
+        {u.id: u for u in await session.scalars(select(User).where(User.id.in_(wanted)))}
+        if wanted
+        else {}
+    )
+    extras = await embedded_states(session, messages, base_url)
+    return [
+        _shape(m, senders.get(m.sender_id or ""), extra)
+        for m, extra in zip(messages, extras, strict=True)
+    ]
+
+
+def _shape(message: Message, sender: User | None, extra: dict[str, Any]) -> MessageRead:
     return MessageRead(
         id=message.id,
         room_id=message.room_id,
@@ -36,20 +50,75 @@ async def message_read(
     )
 
 
-async def _bump_activity(session: AsyncSession, room_id: str, message_id: int) -> None:
-    """Move the room's newest-message id forward, never back: ids are taken at insert but
+async def message_read(
+    session: AsyncSession, message: Message, base_url: str, *, sender: User | None = None
+) -> MessageRead:
+    """The API shape of ``message``; pass ``sender`` when the caller already has it."""
+    if sender is None or sender.id != message.sender_id:
+        return (await message_reads(session, [message], base_url))[0]
+    return _shape(message, sender, await embedded_state(session, message, base_url))
+
+
+def _insert_and_bump_pg() -> Update:
+    """PostgreSQL: insert the message and move the room's newest-message id forward in one
+    statement (the insert is a CTE the update reads the new id from)."""
+    inserted = (
+        insert(Message)
+        .values(
+            room_id=bindparam("v_room_id"),
+            sender_id=bindparam("v_sender_id"),
+            kind=bindparam("v_kind"),
+            body=bindparam("v_body"),
+            invite_id=bindparam("v_invite_id"),
+            meeting_id=bindparam("v_meeting_id"),
+            data=bindparam("v_data", type_=Message.data.type),
+            created_at=bindparam("v_created_at", type_=Message.created_at.type),
+        )
+        .returning(Message.id, Message.room_id)
+        .cte("inserted")
+    )
+    return (
+        update(Room)
+        .where(Room.id == inserted.c.room_id)
+        .values(last_message_id=_newer(inserted.c.id))
+        .returning(inserted.c.id)
+    )
+
+
+def _newer(message_id: Any) -> Any:
+    """The room's newest-message id moved forward, never back: ids are taken at insert but
     transactions commit in any order, so a plain assignment could overwrite a newer id with an
     older one.  The comparison runs inside the UPDATE, on the row as locked."""
-    await session.execute(
-        update(Room)
-        .where(Room.id == room_id)
-        .values(
-            last_message_id=case(
-                (Room.last_message_id < message_id, message_id), else_=Room.last_message_id
-            )
-        )
-        .execution_options(synchronize_session=False)
+    return case((Room.last_message_id < message_id, message_id), else_=Room.last_message_id)
+
+
+_INSERT_AND_BUMP_PG = _insert_and_bump_pg()
+
+
+async def _insert(session: AsyncSession, message: Message) -> int:
+    """Insert ``message`` and bump its room's activity: one round trip on PostgreSQL, two on
+    SQLite (no data-modifying CTEs there)."""
+    values = {
+        "room_id": message.room_id,
+        "sender_id": message.sender_id,
+        "kind": message.kind,
+        "body": message.body,
+        "invite_id": message.invite_id,
+        "meeting_id": message.meeting_id,
+        "data": message.data,
+        "created_at": message.created_at,
+    }
+    connection = await session.connection()
+    if connection.dialect.name == "postgresql":
+        bound = {f"v_{key}": value for key, value in values.items()}
+        return int((await connection.execute(_INSERT_AND_BUMP_PG, bound)).scalar_one())
+    new_id = int(
+        (await connection.execute(insert(Message).returning(Message.id), values)).scalar_one()
     )
+    await connection.execute(
+        update(Room).where(Room.id == message.room_id).values(last_message_id=_newer(new_id))
+    )
+    return new_id
 
 
 async def add_message(
@@ -62,9 +131,12 @@ async def add_message(
     invite_id: str | None = None,
     meeting_id: str | None = None,
     data: dict[str, Any] | None = None,
+    recipients: set[str] | None = None,
 ) -> MessageRead:
-    """Insert a message, bump the room's activity and emit ``message.created`` to members.
-    ``data``: a meeting notice's structured content (see ``scheduling_views.notice_data``)."""
+    """Insert a message, bump the room's activity and emit ``message.created`` to members
+    (``recipients``, when the caller has just read them).  ``data``: a meeting notice's
+    structured content (see ``scheduling_views.notice_data``)."""
+    await uow.session.flush()  # the use case's own pending rows come first (invites, ...)
     message = Message(
         room_id=room.id,
         sender_id=sender.id if sender else None,
@@ -75,11 +147,10 @@ async def add_message(
         data=data,
         created_at=uow.now,
     )
-    uow.session.add(message)
-    await uow.session.flush()
-    await _bump_activity(uow.session, room.id, message.id)
+    message.id = await _insert(uow.session, message)
     read = await message_read(uow.session, message, uow.ctx.base_url, sender=sender)
-    recipients = await room_member_ids(uow.session, room.id)
+    if recipients is None:
+        recipients = await room_member_ids(uow.session, room.id)
     await uow.emit("message.created", read.model_dump(mode="json"), recipients)
     return read
 
@@ -92,9 +163,14 @@ async def emit_message_updated(uow: UnitOfWork, message: Message) -> None:
 
 @retrying
 async def do_post_message(ctx: Context, user: User, room_id: str, body: str) -> MessageRead:
+    """The hot path of a chat: the membership check and the recipients are one query, the
+    insert and the room's activity one more (PostgreSQL), then the event and the commit."""
     async with unit_of_work(ctx) as uow:
-        room = await access_room(uow.session, room_id, user)
-        return await add_message(uow, room, sender=user, kind="text", body=body)
+        members = await room_member_ids(uow.session, room_id)
+        if user.id not in members:
+            raise NotAMember("Room not found.")
+        room = Room(id=room_id)  # transient: add_message needs only its id
+        return await add_message(uow, room, sender=user, kind="text", body=body, recipients=members)
 
 
 async def list_messages(
@@ -118,6 +194,6 @@ async def list_messages(
         more = len(rows) > limit
         rows = rows[:limit]
         rows.reverse()
-        page = [await message_read(session, m, ctx.base_url) for m in rows]
+        page = await message_reads(session, rows, ctx.base_url)
     next_cursor = rows[0].id if more and rows else None
     return page, next_cursor, live_cursor

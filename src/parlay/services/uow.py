@@ -24,6 +24,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy.exc import DBAPIError
 
+from parlay.db.session import WriteQueueTimeout
 from parlay.domain.errors import OutcomeUnknown, TryAgain
 from parlay.services import outbox
 from parlay.services.context import Context
@@ -56,6 +57,17 @@ class UnitOfWork:
 
 @asynccontextmanager
 async def unit_of_work(ctx: Context) -> AsyncIterator[UnitOfWork]:
+    try:
+        async with ctx.db.writing(), _transaction(ctx) as uow:
+            yield uow
+    except WriteQueueTimeout as exc:  # this process's write queue did not move for long
+        raise TryAgain() from exc
+    if uow.events:
+        await ctx.broker.notify()
+
+
+@asynccontextmanager
+async def _transaction(ctx: Context) -> AsyncIterator[UnitOfWork]:
     async with ctx.db.session() as session:
         await session.begin()
         uow = UnitOfWork(session, ctx)
@@ -73,8 +85,6 @@ async def unit_of_work(ctx: Context) -> AsyncIterator[UnitOfWork]:
             if is_retryable(exc) and not is_disconnect(exc):
                 raise  # refused by the database at commit: nothing was written
             raise OutcomeUnknown() from exc
-    if uow.events:
-        await ctx.broker.notify()
 
 
 def sqlstate(exc: BaseException) -> str | None:
