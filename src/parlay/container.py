@@ -126,6 +126,7 @@ def build_video(settings: Settings, ctx: Context) -> VideoService:
             turn.get_secret_value() if turn else None,
             settings.video_turn_ttl_seconds,
         ),
+        janus_url=settings.janus_url,
     )
 
 
@@ -214,6 +215,8 @@ class Container:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._worker
         await self.ctx.broker.stop()
+        if self.video is not None:
+            await self.video.close()  # the Janus sessions and connection, if any
         await self.hub.stop()
         await self.ctx.limiter.close()
         await self.ctx.db.dispose()

@@ -91,8 +91,13 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = None
     smtp_starttls: bool = False
     mail_from: str = "Parlay <parlay@localhost>"
+    #: The Janus WebSocket API (``ws://127.0.0.1:8188``): video calls go through its
+    #: VideoRoom (an SFU); unset: browsers connect to each other (mesh).
+    janus_url: str | None = None
 
-    @field_validator("google_client_id", "microsoft_client_id", "smtp_host", "smtp_username")
+    @field_validator(
+        "google_client_id", "microsoft_client_id", "smtp_host", "smtp_username", "janus_url"
+    )
     @classmethod
     def _empty_id_is_unset(cls, value: str | None) -> str | None:
         return value.strip() or None if value is not None else None

@@ -100,6 +100,8 @@ class Relay:
     lobby: dict[str, dict[str, PeerInfo]] = field(default_factory=lambda: defaultdict(dict))
     #: Told when a guest of this node is declined (the services rate-limit knocking again).
     on_declined: Callable[[Channel], None] | None = None
+    #: Told for each socket of this node in a call that ended (a cancelled meeting).
+    on_ended: Callable[[Channel], None] | None = None
 
     def __post_init__(self) -> None:
         self.broker.on_signal(self._heard)
@@ -163,6 +165,8 @@ class Relay:
             self._to_verdict(meeting, guest_id, env.get("verdict"), env.get("retry_after"))
             closed = frame("video.lobby_closed", peer_id=guest_id, verdict=env.get("verdict"))
             self._to_call(meeting, closed, members_only=True)
+        elif kind == "ended":
+            self._end_here(meeting, str(env.get("reason", "ended")))
         elif kind == "peer":
             target = self._channels.get(env["to"])
             if target is not None and target.in_call and target.meeting_id == meeting:
@@ -173,6 +177,22 @@ class Relay:
             for user_id in env["users"]:
                 for channel in self._by_user.get(user_id, ()):
                     channel.put(env["frame"])
+
+    def _end_here(self, meeting: str, reason: str) -> None:
+        """The call and lobby of ``meeting`` are over: this node's sockets in them are out
+        (a member's socket may join another call later) and told ``video.ended``."""
+        self.roster.pop(meeting, None)
+        self.lobby.pop(meeting, None)
+        for channel in self._local(meeting):
+            was_in_call = channel.in_call
+            if not (was_in_call or channel.waiting or channel.admitted):
+                continue
+            channel.in_call = channel.waiting = channel.admitted = False
+            channel.put(frame("video.ended", meeting_id=meeting, reason=reason))
+            if was_in_call and self.on_ended is not None:
+                self.on_ended(channel)  # before the socket forgets its meeting
+            if channel.user_id is not None:
+                channel.meeting_id = channel.room_id = None
 
     def _prune(self, meeting: str) -> None:
         for index in (self.roster, self.lobby):
@@ -259,6 +279,9 @@ class Relay:
         if retry_after is not None:
             envelope["retry_after"] = retry_after
         await self.publish(envelope)
+
+    async def end_call(self, meeting: str, reason: str) -> None:
+        await self.publish({"k": "ended", "m": meeting, "reason": reason})
 
     async def to_peer(self, meeting: str, peer_id: str, out: dict[str, Any]) -> None:
         await self.publish({"k": "peer", "m": meeting, "to": peer_id, "frame": out})

@@ -13,12 +13,13 @@ The transport (sockets, nodes) is ``parlay.realtime.signaling``; this module dec
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from parlay.db.models import RoomMember, User
 from parlay.db.scheduling_models import Meeting
@@ -27,8 +28,8 @@ from parlay.domain.errors import RateLimited as RateLimitedError
 from parlay.realtime.signaling import Channel, PeerInfo, Relay, frame
 from parlay.services.access import is_member
 from parlay.services.context import Context
+from parlay.services.video_backend import MeshBackend, VideoBackend
 from parlay.services.video_frames import (
-    Candidate,
     Description,
     Ice,
     Join,
@@ -37,7 +38,9 @@ from parlay.services.video_frames import (
     parse_frame,
 )
 from parlay.services.video_ice import IceConfig, compute_ice_servers
+from parlay.services.video_janus import JanusBackend
 from parlay.services.video_passes import GuestPass, GuestPasses
+from parlay.video.janus import JanusClient
 
 DECLINED_SECONDS = 60
 MAX_NAME = 60
@@ -75,11 +78,24 @@ class VideoService:
     early_minutes: int = 15
     grace_minutes: int = 30
     ice: IceConfig = field(default_factory=IceConfig)
+    #: The Janus WebSocket API (``PARLAY_JANUS_URL``); None: the mesh backend.
+    janus_url: str | None = None
+    backend: VideoBackend = field(init=False)
     #: (meeting id, client address or guest id) -> monotonic time a knock is allowed again.
     _declined: dict[tuple[str, str], float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.relay.on_declined = self.note_declined
+        self.relay.on_ended = self._ended_here
+        if self.janus_url:
+            key = self.passes.derive(b"parlay janus room v1")
+            self.backend = JanusBackend(self.relay, JanusClient(self.janus_url), key, self._lost)
+        else:
+            self.backend = MeshBackend(self.relay)
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def close(self) -> None:
+        await self.backend.close()
 
     # --- reading -------------------------------------------------------------------------------
     def window(self, meeting: Meeting) -> tuple[datetime, datetime]:
@@ -165,7 +181,8 @@ class VideoService:
         elif isinstance(parsed, Verdict):
             await self._verdict(channel, parsed.peer_id, admit=type_ == "video.admit")
         elif isinstance(parsed, Description | Ice):
-            await self._relay_to_peer(channel, type_, parsed)
+            self._require_call(channel)
+            await self.backend.signal(channel, type_, parsed)
         elif isinstance(parsed, State):
             self._require_call(channel)
             assert channel.meeting_id is not None
@@ -177,7 +194,12 @@ class VideoService:
         await self.relay.leave(channel)
         self.relay.detach(channel)
         if was_in_call:
+            await self._exit_media(channel, channel.meeting_id)
             await self._presence(channel.meeting_id, channel.room_id)
+
+    async def _exit_media(self, channel: Channel, meeting_id: str | None) -> None:
+        last = meeting_id is None or not self.relay.participants(meeting_id)
+        await self.backend.exit(channel, last=last)
 
     def _require_call(self, channel: Channel) -> None:
         if not channel.in_call or channel.meeting_id is None:
@@ -204,6 +226,12 @@ class VideoService:
             channel.info = PeerInfo(channel.id, user.display_name, "member", user.id)
         self._check_enterable(meeting)
         channel.meeting_id, channel.room_id = meeting.id, meeting.room_id
+        try:
+            await self.backend.enter(channel, meeting, await self._room_size(meeting.room_id))
+        except DomainError:
+            if channel.user_id is not None:
+                channel.meeting_id = channel.room_id = None
+            raise
         peers = [p.public() for p in self.relay.participants(meeting.id)]
         await self.relay.join_call(channel)
         lobby = [g.public() for g in self.relay.waiting_guests(meeting.id)]
@@ -216,6 +244,7 @@ class VideoService:
                 name=who,
                 peers=peers,
                 lobby=lobby if channel.user_id is not None else [],
+                media=self.backend.media,
                 ice_servers=compute_ice_servers(self.ice, channel.id, int(time.time())),
             )
         )
@@ -224,6 +253,8 @@ class VideoService:
     async def _leave(self, channel: Channel) -> None:
         was_in_call, where = channel.in_call, (channel.meeting_id, channel.room_id)
         await self.relay.leave(channel)
+        if was_in_call:
+            await self._exit_media(channel, where[0])
         if channel.user_id is not None:  # a member's socket may join another call later
             channel.meeting_id = channel.room_id = None
         if was_in_call:
@@ -270,18 +301,59 @@ class VideoService:
         retry = None if admit else DECLINED_SECONDS
         await self.relay.verdict(channel.meeting_id, guest_id, verdict, retry)
 
-    async def _relay_to_peer(self, channel: Channel, type_: str, parsed: Description | Ice) -> None:
-        self._require_call(channel)
-        assert channel.meeting_id is not None and channel.info is not None
-        roster = {p.id for p in self.relay.participants(channel.meeting_id)}
-        if parsed.to not in roster or parsed.to == channel.id:
-            raise NotFound("No such peer in this call.", field="to")
-        body: dict[str, Any] = {"peer_id": channel.id, "name": channel.info.name}
-        if isinstance(parsed, Description):
-            body["sdp"] = parsed.sdp
-        else:
-            body["candidate"] = _candidate(parsed.candidate)
-        await self.relay.to_peer(channel.meeting_id, parsed.to, {"type": type_, "data": body})
+    async def _room_size(self, room_id: str) -> int:
+        async with self.ctx.db.read() as session:
+            count = await session.scalar(
+                select(func.count()).select_from(RoomMember).where(RoomMember.room_id == room_id)
+            )
+        return int(count or 0)
+
+    # --- calls ending without a leave ------------------------------------------------------------
+    def _lost(self, channel: Channel) -> None:
+        """The media server dropped this participant: out of the call, and told so."""
+        channel.put(frame("video.ended", meeting_id=channel.meeting_id, reason="media_lost"))
+        self._spawn(self._leave_quietly(channel))
+
+    async def _leave_quietly(self, channel: Channel) -> None:
+        where = (channel.meeting_id, channel.room_id)
+        if channel.in_call:
+            await self.relay.leave(channel)
+            await self._exit_media(channel, where[0])
+            await self._presence(*where)
+
+    async def meeting_cancelled(self, meeting_id: str, room_id: str | None) -> None:
+        """A meeting was cancelled (heard from the live events of any member's socket): its
+        call and lobby end on every node, and every socket in them is told ``video.ended``."""
+        if meeting_id not in self.relay.roster and meeting_id not in self.relay.lobby:
+            return  # no call, or already ended
+        await self.relay.end_call(meeting_id, "cancelled")
+        await self._presence(meeting_id, room_id)
+
+    def _ended_here(self, channel: Channel) -> None:
+        """This node's share of an ended call: drop the media sessions of its sockets."""
+        self._spawn(self.backend.exit(channel, last=True))
+
+    def _spawn(self, work: Any) -> None:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def presence_snapshot(self, channel: Channel) -> None:
+        """On a member's socket opening: who is in the calls of that member's rooms now."""
+        calls = {m: peers for m, peers in self.relay.roster.items() if peers}
+        if channel.user_id is None or not calls:
+            return
+        async with self.ctx.db.read() as session:
+            mine = (
+                await session.scalars(
+                    select(Meeting.id)
+                    .join(RoomMember, RoomMember.room_id == Meeting.room_id)
+                    .where(Meeting.id.in_(list(calls)), RoomMember.user_id == channel.user_id)
+                )
+            ).all()
+        for meeting_id in mine:
+            people = [{"name": p.name, "role": p.role} for p in calls[meeting_id].values()]
+            channel.put(frame("video.presence", meeting_id=meeting_id, participants=people))
 
     async def _presence(self, meeting_id: str | None, room_id: str | None) -> None:
         """Tell the meeting's room who is in its call (the meeting card shows them, live)."""
@@ -302,7 +374,3 @@ class VideoService:
 
 def _guest_id(channel: Channel) -> str:
     return channel.guest_id or channel.id
-
-
-def _candidate(candidate: Candidate | None) -> dict[str, Any] | None:
-    return None if candidate is None else candidate.model_dump(exclude_none=True)

@@ -44,6 +44,10 @@ class GuestPasses:
     def __repr__(self) -> str:
         return "GuestPasses(<key hidden>)"
 
+    def derive(self, purpose: bytes) -> bytes:
+        """A key for another video purpose (the Janus rooms' secrets), never the passes' own."""
+        return hmac.new(self._key, b"derive:" + purpose, "sha256").digest()
+
     def _mac(self, payload: str) -> str:
         return _b64(hmac.new(self._key, payload.encode("ascii"), hashlib.sha256).digest())
 

@@ -11,6 +11,10 @@ Anything else that is not a JSON object closes that socket (code 1003) and nothi
 When the socket's session logs out or its token is revoked, on any node, the socket closes
 with code 4401 (reason "signed out").
 
+On a member's socket, ``video.presence`` frames right after the hello say who is in the
+calls of the member's rooms at that moment; a ``meeting.cancelled`` event passing through
+ends that meeting's call (everyone in it gets ``video.ended``).
+
 Video signaling (README "Video signaling"): frames whose type starts with ``video.`` go to
 ``parlay.services.video``; a refused one is answered ``{"type": "video.error", "data": {code,
 message, field?, about}}`` and the socket stays open.  A guest connects with
@@ -114,6 +118,7 @@ async def live(ws: WebSocket) -> None:
         await ws.send_json({**hello, "cursor": str(start)})
         if since is not None:
             await _replay(ws, ctx, sub)
+        await video.presence_snapshot(channel)  # who is in the calls of my rooms right now
         await _serve(ws, sub, channel, video)
     except WebSocketDisconnect:
         pass
@@ -162,7 +167,7 @@ async def _serve(
     lock = asyncio.Lock()  # one sender at a time: live events, signaling, replies
     senders = [asyncio.create_task(_signal_loop(ws, channel, lock))]
     if sub is not None:
-        senders.append(asyncio.create_task(_send_loop(ws, sub, lock)))
+        senders.append(asyncio.create_task(_send_loop(ws, sub, lock, video)))
     try:
         await _receive_loop(ws, channel, video, lock)
     finally:
@@ -173,7 +178,9 @@ async def _serve(
                 await sender
 
 
-async def _send_loop(ws: WebSocket, sub: Subscription, lock: asyncio.Lock) -> None:
+async def _send_loop(
+    ws: WebSocket, sub: Subscription, lock: asyncio.Lock, video: VideoService
+) -> None:
     while True:
         event = await sub.next()
         async with lock:
@@ -184,6 +191,9 @@ async def _send_loop(ws: WebSocket, sub: Subscription, lock: asyncio.Lock) -> No
                 await ws.close(code=1013, reason="too far behind; reconnect with since")
                 return
             await ws.send_json(event.wire())
+        if event.type == "meeting.cancelled":  # its call ends for everyone in it
+            data = event.data
+            await video.meeting_cancelled(str(data.get("id")), data.get("room_id"))
 
 
 async def _signal_loop(ws: WebSocket, channel: Channel, lock: asyncio.Lock) -> None:

@@ -1,9 +1,14 @@
-// The call's transport in mesh mode: the signaling socket (WS /api/v1/ws, README "Video
-// signaling") and one RTCPeerConnection per other participant.  The newcomer offers to everyone
-// already in the call; the others answer, so two sides never offer to each other at once.
+// The call's transport: the signaling socket (WS /api/v1/ws, README "Video signaling") and
+// RTCPeerConnections keyed by peer id.  `video.joined` says which media path the server uses:
+// - mesh: one connection per other participant.  The newcomer offers to everyone already in
+//   the call; the others answer, so two sides never offer to each other at once.
+// - janus: one connection publishes our camera (an offer to our own peer id; the server relays
+//   it to its SFU and answers from our id), and one per other participant receives their feed
+//   (the server offers from that peer's id; we answer).  We never see the SFU's API.
 // Events for the page: onJoined, onPeer(peer), onPeerGone(id), onTrack(id, stream),
 // onState(id, state), onConnection(id, state), onKnock(guest), onLobbyClosed(id),
-// onLobby(frame type, data) for waiting/admitted/declined, onError(data), onClosed().
+// onLobby(frame type, data) for waiting/admitted/declined, onEnded(data), onError(data),
+// onClosed().
 
 export class MeshCall {
   constructor({ guestToken = null, joinToken = null, stream = null, handlers = {} }) {
@@ -14,6 +19,8 @@ export class MeshCall {
     this.peers = new Map(); // peer id -> {pc, name, pending: candidates before the remote description}
     this.iceServers = [];
     this.selfId = null;
+    this.selfName = '';
+    this.media = 'mesh';
     this.socket = null;
   }
 
@@ -68,9 +75,16 @@ export class MeshCall {
     switch (frame.type) {
       case 'video.joined':
         this.selfId = data.peer_id;
+        this.selfName = data.name;
+        this.media = data.media || 'mesh';
         this.iceServers = data.ice_servers || [];
         this.on.onJoined?.(data);
-        for (const peer of data.peers) this.#offerTo(peer);
+        if (this.media === 'janus') {
+          for (const peer of data.peers) this.on.onPeer?.(peer);
+          if (this.stream) this.#offerTo({ peer_id: this.selfId, name: this.selfName });
+        } else {
+          for (const peer of data.peers) this.#offerTo(peer);
+        }
         for (const guest of data.lobby || []) this.on.onKnock?.(guest);
         break;
       case 'video.peer_joined':
@@ -103,6 +117,10 @@ export class MeshCall {
       case 'video.declined':
         this.on.onLobby?.(frame.type, data);
         break;
+      case 'video.ended':
+        for (const id of [...this.peers.keys()]) this.#drop(id);
+        this.on.onEnded?.(data);
+        break;
       case 'video.error':
         this.on.onError?.(data);
         break;
@@ -120,12 +138,18 @@ export class MeshCall {
     const pc = new RTCPeerConnection({ iceServers: this.iceServers });
     const entry = { pc, name, pending: [] };
     this.peers.set(peerId, entry);
-    if (this.stream) {
-      for (const track of this.stream.getTracks()) pc.addTrack(track, this.stream);
-    }
-    for (const kind of ['audio', 'video']) {
-      if (!this.stream || this.stream.getTracks().every((t) => t.kind !== kind)) {
-        pc.addTransceiver(kind, { direction: 'recvonly' });
+    const own = peerId === this.selfId; // janus: our published feed
+    if (this.media === 'janus') {
+      // Publishing sends our tracks only; a feed we receive gets its m-lines from the offer.
+      if (own) for (const track of this.stream.getTracks()) pc.addTransceiver(track, { direction: 'sendonly', streams: [this.stream] });
+    } else {
+      if (this.stream) {
+        for (const track of this.stream.getTracks()) pc.addTrack(track, this.stream);
+      }
+      for (const kind of ['audio', 'video']) {
+        if (!this.stream || this.stream.getTracks().every((t) => t.kind !== kind)) {
+          pc.addTransceiver(kind, { direction: 'recvonly' });
+        }
       }
     }
     pc.addEventListener('icecandidate', (event) => {
@@ -135,6 +159,7 @@ export class MeshCall {
       const stream = event.streams[0] || new MediaStream([event.track]);
       this.on.onTrack?.(peerId, stream);
     });
+    if (own) return entry; // our own tile is the preview, not this connection
     pc.addEventListener('connectionstatechange', () => this.on.onConnection?.(peerId, pc.connectionState));
     this.on.onPeer?.({ peer_id: peerId, name });
     return entry;

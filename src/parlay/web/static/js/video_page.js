@@ -125,6 +125,7 @@ const ERRORS = {
   meeting_not_open: 'The call is not open right now.',
   meeting_cancelled: 'This meeting was cancelled.',
   rate_limited: 'You were declined a moment ago; try again later.',
+  video_unavailable: "The call can't start right now: the media server is not reachable. Try again in a moment.",
 };
 
 let devicesReady = Promise.resolve();
@@ -150,6 +151,15 @@ async function start({ guestToken = null }) {
       },
       onState: showState,
       onKnock: addKnock,
+      onEnded: (data) => {
+        if (data.reason === 'cancelled') {
+          call?.socket?.close();
+          call = null;
+          window.location.reload(); // the page for a cancelled meeting says so
+        } else {
+          leaveRoom('The call was interrupted. Join again when you are ready.');
+        }
+      },
       onLobbyClosed: (id) => lobby.querySelector(`[data-peer-id="${CSS.escape(id)}"]`)?.remove(),
       onLobby: (type) => {
         if (type === 'video.waiting') say('Waiting for someone in the call to let you in…');
