@@ -36,6 +36,7 @@ from parlay.services.secrets import SecretBox
 from parlay.services.video import VideoService
 from parlay.services.video_ice import IceConfig
 from parlay.services.video_passes import GuestPasses
+from parlay.services.webhook_delivery import WebhookDeliveries
 from parlay.settings import Settings
 
 
@@ -167,9 +168,11 @@ class Container:
             last_id=partial(events.last_event_id, db),
             poll_seconds=settings.event_poll_seconds,
         )
+        box = SecretBox(settings.resolved_secret_key())
+        production = settings.env == "production"
         calendars = CalendarService(
             ctx,
-            SecretBox(settings.resolved_secret_key()),
+            box,
             providers=provider_factory(settings),
             sync_seconds=settings.calendar_sync_seconds,
             allow_private_urls=settings.private_calendar_urls_allowed,
@@ -185,6 +188,7 @@ class Container:
                 **calendars.handlers(),
                 **NotificationMail(ctx, make_mailer(settings), settings.mail_from).handlers(),
                 **Reminders(ctx).handlers(),
+                **WebhookDeliveries(ctx, box, allow_private=not production).handlers(),
             },
             calendars=calendars,
             calendar_oauth=CalendarOAuth(calendars, ctx.base_url),

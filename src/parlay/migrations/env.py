@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 import parlay.db.calendar_models  # noqa: F401  (registers tables)
 import parlay.db.notification_models  # noqa: F401  (registers tables)
 import parlay.db.scheduling_models  # noqa: F401  (registers tables)
+import parlay.db.webhook_models  # noqa: F401  (registers tables)
 from parlay.db.base import Base
 from parlay.settings import Settings, to_async_url
 

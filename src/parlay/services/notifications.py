@@ -5,8 +5,9 @@ work: every participant (the room's members at booking time, ``meeting_participa
 one who acted gets one row, worded in their own zone, and a live ``notification.created``.  The
 rows and the change commit together or not at all, and a ``(user, dedupe_key)`` unique key makes
 "one notification per person per change" hold even if a change were announced twice.  The same
-transaction queues the change's e-mails (``parlay.services.notification_mail``) and, while the
-meeting stands, a reminder scan (``parlay.services.reminders``).
+transaction queues the change's e-mails (``parlay.services.notification_mail``), its webhook
+deliveries (``parlay.services.webhooks``) and, while the meeting stands, a reminder scan
+(``parlay.services.reminders``).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from parlay.services.context import Context
 from parlay.services.notification_mail import enqueue_meeting_mail
 from parlay.services.reminder_scans import ensure_scanning
 from parlay.services.uow import UnitOfWork, retrying, unit_of_work
+from parlay.services.webhooks import enqueue_meeting_webhooks
 
 
 class NotificationRead(BaseModel):
@@ -124,6 +126,7 @@ async def notify_meeting_change(
     ]
     await add_notifications(uow, rows)
     await enqueue_meeting_mail(uow, meeting, actor, kind, data)  # everyone, the actor too
+    await enqueue_meeting_webhooks(uow, meeting, kind)
     if meeting.status == "scheduled":
         await ensure_scanning(uow)  # its reminders
 
