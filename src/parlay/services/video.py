@@ -310,16 +310,18 @@ class VideoService:
 
     # --- calls ending without a leave ------------------------------------------------------------
     def _lost(self, channel: Channel) -> None:
-        """The media server dropped this participant: out of the call, and told so."""
-        channel.put(frame("video.ended", meeting_id=channel.meeting_id, reason="media_lost"))
-        self._spawn(self._leave_quietly(channel))
+        """The media server dropped this participant: out of the call, then told so."""
+        self._spawn(self._media_lost(channel))
 
-    async def _leave_quietly(self, channel: Channel) -> None:
+    async def _media_lost(self, channel: Channel) -> None:
         where = (channel.meeting_id, channel.room_id)
         if channel.in_call:
             await self.relay.leave(channel)
             await self._exit_media(channel, where[0])
-            await self._presence(*where)
+        if channel.user_id is not None:  # a member's socket may join again
+            channel.meeting_id = channel.room_id = None
+        channel.put(frame("video.ended", meeting_id=where[0], reason="media_lost"))
+        await self._presence(*where)
 
     async def meeting_cancelled(self, meeting_id: str, room_id: str | None) -> None:
         """A meeting was cancelled (heard from the live events of any member's socket): its
