@@ -14,6 +14,11 @@ SQLAlchemy Core and compiled once per dialect, with SQLAlchemy's own bind and re
 
 Every call is a snapshot of its own.  Reads that must agree with each other, and every read
 that feeds a write, use ``Database.read()`` / ``Database.write()`` instead.
+
+``DirectReader.write`` (PostgreSQL only) runs one self-contained statement that commits by
+itself (no BEGIN, no COMMIT, no pool ping: one round trip).  It is for a whole use case written
+as one statement (a chat post).  It is never retried here: if the connection breaks while it
+runs, the outcome is unknown and ``DirectWriteOutcomeUnknown`` says so.
 """
 
 from __future__ import annotations
@@ -46,8 +51,22 @@ class _Compiled:
     results: tuple[_Processor, ...]
 
 
+class DirectWriteOutcomeUnknown(Exception):
+    """The connection broke while a direct write ran: it may or may not have committed."""
+
+
+class DirectWriteLostRace(Exception):
+    """A direct write was refused as a deadlock or serialization failure: nothing was
+    written, and running it again is safe."""
+
+
+#: SQLSTATEs of a statement that lost a race (serialization_failure, deadlock_detected).
+_LOST_RACE = frozenset({"40001", "40P01"})
+
+
 class DirectQuery:
-    """A Core ``SELECT`` with ``bindparam`` placeholders, compiled once per dialect."""
+    """A Core ``SELECT`` with ``bindparam`` placeholders, compiled once per dialect (a SELECT
+    may carry data-modifying CTEs: that is a ``DirectReader.write``)."""
 
     def __init__(self, stmt: Select[*tuple[Any, ...]]) -> None:
         self.stmt = stmt
@@ -269,7 +288,11 @@ class PostgresReader:
                 return
         self._idle.append((connection, time.monotonic()))
 
-    async def fetch(self, compiled: _Compiled, parameters: list[Any]) -> list[Any]:
+    async def fetch(
+        self, compiled: _Compiled, parameters: list[Any], *, retry: bool = True
+    ) -> list[Any]:
+        """Run the statement; ``retry``: once more on a fresh connection if the connection
+        was lost (reads); without it a lost connection raises ``DirectWriteOutcomeUnknown``."""
         for attempt in (1, 2):
             connection = await self._take()
             try:
@@ -279,8 +302,12 @@ class PostgresReader:
             except BaseException as exc:
                 connection.terminate()
                 self._free_place()
-                if attempt == 1 and _connection_lost(exc):
+                if attempt == 1 and retry and _connection_lost(exc):
                     continue
+                if not retry and (_connection_lost(exc) or isinstance(exc, TimeoutError)):
+                    raise DirectWriteOutcomeUnknown() from exc
+                if getattr(exc, "sqlstate", None) in _LOST_RACE:
+                    raise DirectWriteLostRace() from exc
                 raise
             self._hand_on(connection)
             return list(rows)
@@ -302,12 +329,14 @@ class DirectReader:
     def __init__(self, url: str, dialect: Dialect) -> None:
         parsed = make_url(url)
         self._dialect = dialect
+        self._writer: PostgresReader | None = None
         self._backend: SQLiteReader | PostgresReader
         if parsed.get_backend_name() == "sqlite":
             self._backend = SQLiteReader(parsed.database or "")
         else:
             dsn = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
             self._backend = PostgresReader(dsn)
+            self._writer = PostgresReader(dsn, max_size=10)
 
     async def fetch(self, query: DirectQuery, **values: Any) -> list[Row]:
         compiled = query.compiled(self._dialect)
@@ -318,5 +347,20 @@ class DirectReader:
         rows = await self.fetch(query, **values)
         return rows[0] if rows else None
 
+    @property
+    def writes(self) -> bool:
+        """Whether ``write`` is available (PostgreSQL)."""
+        return self._writer is not None
+
+    async def write(self, query: DirectQuery, **values: Any) -> list[Row]:
+        """Run one self-committing statement on a connection of its own (PostgreSQL only)."""
+        if self._writer is None:
+            raise RuntimeError("direct writes need PostgreSQL")
+        compiled = query.compiled(self._dialect)
+        raw = await self._writer.fetch(compiled, _parameters(compiled, values), retry=False)
+        return _rows(compiled, raw)
+
     async def close(self) -> None:
         await self._backend.close()
+        if self._writer is not None:
+            await self._writer.close()

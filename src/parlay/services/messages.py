@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+import random
 from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Update, bindparam, case, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from parlay.db.direct import DirectWriteLostRace, DirectWriteOutcomeUnknown
 from parlay.db.models import Message, Room, User
-from parlay.domain.errors import NotAMember
+from parlay.domain.errors import NotAMember, OutcomeUnknown, TryAgain
 from parlay.services.access import access_room, room_member_ids
+from parlay.services.chat_post import POST_TEXT, text_message
 from parlay.services.context import Context
 from parlay.services.events import last_event_id
 from parlay.services.scheduling_views import embedded_state, embedded_states
-from parlay.services.uow import UnitOfWork, retrying, unit_of_work
+from parlay.services.uow import ATTEMPTS, UnitOfWork, retrying, unit_of_work
 from parlay.services.views import MemberRead, MessageRead
 
 MAX_BODY = 10_000
@@ -161,10 +165,43 @@ async def emit_message_updated(uow: UnitOfWork, message: Message) -> None:
     await uow.emit("message.updated", read.model_dump(mode="json"), recipients)
 
 
-@retrying
 async def do_post_message(ctx: Context, user: User, room_id: str, body: str) -> MessageRead:
-    """The hot path of a chat: the membership check and the recipients are one query, the
-    insert and the room's activity one more (PostgreSQL), then the event and the commit."""
+    """The hot path of a chat: one self-committing statement on PostgreSQL
+    (``parlay.services.chat_post``), a short unit of work on SQLite."""
+    if not ctx.db.direct.writes:
+        return await _post_in_unit_of_work(ctx, user, room_id, body)
+    now = ctx.now()
+    payload = text_message(user, room_id, body, now, 0).model_dump_json()
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            rows = await ctx.db.direct.write(
+                POST_TEXT,
+                room_id=room_id,
+                sender_id=user.id,
+                kind="text",
+                body=body,
+                created_at=now,
+                payload=payload,
+                type="message.created",
+            )
+        except DirectWriteOutcomeUnknown as exc:
+            raise OutcomeUnknown() from exc
+        except DirectWriteLostRace as exc:
+            if attempt == ATTEMPTS:
+                raise TryAgain() from exc
+            await asyncio.sleep(random.uniform(0, 0.01 * 2**attempt))
+            continue
+        break
+    if not rows:
+        raise NotAMember("Room not found.")
+    await ctx.broker.notify()
+    return text_message(user, room_id, body, now, int(rows[0]["message_id"]))
+
+
+@retrying
+async def _post_in_unit_of_work(ctx: Context, user: User, room_id: str, body: str) -> MessageRead:
+    """The membership check and the recipients are one query, the insert and the room's
+    activity two more, then the event and the commit."""
     async with unit_of_work(ctx) as uow:
         members = await room_member_ids(uow.session, room_id)
         if user.id not in members:

@@ -1,0 +1,127 @@
+"""A text message posted in ONE self-committing PostgreSQL statement: the hot path of a chat.
+
+A post through the unit of work costs six round trips (pool ping, BEGIN, membership and
+recipients, message and room, event, COMMIT), each one a wake-up of the event loop and of a
+PostgreSQL backend.  This statement does the same work in one, with the same guarantees:
+
+- **access**: the message row is selected FROM the caller's membership row, so a non-member
+  inserts nothing and gets no row back (404, as ``access_room``);
+- **room activity**: the room's newest-message id only moves forward (``messages._newer``);
+- **event order**: the event lock CTE reads FROM the room update's output, so it is taken only
+  after the room's row lock is held (it never waits on a row lock while holding the event
+  lock), and the event's row is selected FROM the lock CTE, so its id (``nextval``) is drawn
+  after the lock is held; the statement commits on its own right after, still holding it.
+  Event ids therefore become visible in commit order, as ``parlay.services.events`` requires;
+- **all or nothing**: one statement is one transaction.
+
+The payload is the ``MessageRead`` the API answers, serialized in Python (JSON text) with id 0
+and given its id in SQL (``jsonb ||``), so the live frame and the POST answer are the same object.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    Text,
+    bindparam,
+    cast,
+    exists,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+from parlay.db.direct import DirectQuery
+from parlay.db.models import Event, EventRecipient, Message, Room, RoomMember, User
+from parlay.services.events import EVENT_LOCK_KEY
+from parlay.services.views import MemberRead, MessageRead
+
+
+def _newer(message_id: ColumnElement[int]) -> ColumnElement[int]:
+    return func.greatest(Room.last_message_id, message_id)
+
+
+def _statement() -> DirectQuery:
+    room_id = bindparam("room_id", type_=Message.room_id.type)
+    member = exists().where(
+        RoomMember.room_id == room_id, RoomMember.user_id == bindparam("sender_id")
+    )
+    created_at = bindparam("created_at", type_=Message.created_at.type)
+    inserted = (
+        insert(Message)
+        .from_select(
+            ["room_id", "sender_id", "kind", "body", "created_at"],
+            select(
+                room_id,
+                bindparam("sender_id", type_=Message.sender_id.type),
+                bindparam("kind", type_=Message.kind.type),
+                bindparam("body", type_=Message.body.type),
+                created_at,
+            ).where(member),
+        )
+        .returning(Message.id, Message.room_id)
+        .cte("inserted")
+    )
+    bumped = (
+        update(Room)
+        .where(Room.id == inserted.c.room_id)
+        .values(last_message_id=_newer(inserted.c.id))
+        .returning(inserted.c.id)
+        .cte("bumped")
+    )
+    lock = select(bumped.c.id, func.pg_advisory_xact_lock(EVENT_LOCK_KEY).label("locked")).cte(
+        "event_lock"
+    )
+    payload = cast(
+        cast(bindparam("payload", type_=Text), JSONB).op("||")(
+            func.jsonb_build_object("id", lock.c.id)
+        ),
+        JSON,
+    )
+    event = (
+        insert(Event)
+        .from_select(
+            ["type", "data", "created_at"],
+            select(bindparam("type", type_=Event.type.type), payload, created_at).select_from(lock),
+        )
+        .returning(Event.id)
+        .cte("event")
+    )
+    recipients = (
+        insert(EventRecipient)
+        .from_select(
+            ["event_id", "user_id"],
+            select(event.c.id, RoomMember.user_id)
+            .select_from(event)
+            .join(RoomMember, RoomMember.room_id == room_id),
+        )
+        .returning(EventRecipient.event_id)
+        .cte("recipients")
+    )
+    # The recipients' insert runs whether or not it is read (PostgreSQL runs every
+    # data-modifying CTE to completion); reading its count keeps that visible here.
+    return DirectQuery(
+        select(
+            bumped.c.id.label("message_id"),
+            select(func.count()).select_from(recipients).scalar_subquery().label("recipients"),
+        )
+    )
+
+
+POST_TEXT = _statement()
+
+
+def text_message(sender: User, room_id: str, body: str, now: datetime, id_: int) -> MessageRead:
+    return MessageRead(
+        id=id_,
+        room_id=room_id,
+        sender=MemberRead.of(sender),
+        kind="text",
+        body=body,
+        created_at=now,
+    )
