@@ -6,8 +6,9 @@ room as a publisher (the room made by Parlay, with a secret), the browser is nev
 Janus id or secret, Janus refusing an SDP is an error frame and not a closed socket, and the
 last one out destroys the room.
 
-Also here, for both media paths: the presence snapshot a member's socket gets on opening, and
-a cancelled meeting ending its call and lobby for everyone in them.
+Also here (run in Janus mode; the rules are the backend's neighbours, the same for mesh): the
+presence snapshot a member's socket gets on opening, and a cancelled meeting ending its call
+and lobby for everyone in them.
 """
 
 from __future__ import annotations
