@@ -30,6 +30,8 @@ from parlay.services.context import Context
 from parlay.services.notification_mail import NotificationMail
 from parlay.services.outbox import Handler
 from parlay.services.principals import PrincipalCache
+from parlay.services.push_delivery import PushDeliveries
+from parlay.services.push_keys import VapidKeys, vapid_keys
 from parlay.services.ratelimits import MemoryStore, RateLimiter, RedisStore, Store
 from parlay.services.reminders import Reminders
 from parlay.services.secrets import SecretBox
@@ -114,6 +116,18 @@ def make_mailer(settings: Settings) -> Mailer:
     )
 
 
+def push_keys(settings: Settings) -> VapidKeys:
+    """The VAPID pair: from the settings, else generated once into ``data_dir``."""
+    key = settings.vapid_private_key
+    return vapid_keys(
+        settings.data_dir,
+        key.get_secret_value() if key else None,
+        settings.vapid_subject,
+        settings.base_url.rstrip("/"),
+        settings.mail_from,
+    )
+
+
 def build_video(settings: Settings, ctx: Context) -> VideoService:
     turn = settings.video_turn_secret
     return VideoService(
@@ -189,6 +203,7 @@ class Container:
                 **NotificationMail(ctx, make_mailer(settings), settings.mail_from).handlers(),
                 **Reminders(ctx).handlers(),
                 **WebhookDeliveries(ctx, box, allow_private=not production).handlers(),
+                **PushDeliveries(ctx, push_keys(settings), production=production).handlers(),
             },
             calendars=calendars,
             calendar_oauth=CalendarOAuth(calendars, ctx.base_url),

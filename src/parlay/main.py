@@ -16,6 +16,7 @@ from parlay.web import docs, errors, metrics, pages, ws
 from parlay.web.guard import Guard
 from parlay.web.routes import auth, busy, calendars, oauth, rooms, scheduling, test_clock
 from parlay.web.routes import notifications as notification_routes
+from parlay.web.routes import push as push_routes
 from parlay.web.routes import webhooks as webhook_routes
 
 
@@ -76,6 +77,7 @@ def create_app(settings: Settings, container: Container | None = None) -> FastAP
     app.include_router(test_clock.router)
     app.include_router(notification_routes.router)
     app.include_router(webhook_routes.router)
+    app.include_router(push_routes.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(packages=[("parlay.web", "static")]), name="static")
     return app

@@ -94,6 +94,12 @@ class Settings(BaseSettings):
     #: The Janus WebSocket API (``ws://127.0.0.1:8188``): video calls go through its
     #: VideoRoom (an SFU); unset: browsers connect to each other (mesh).
     janus_url: str | None = None
+    #: Web Push (VAPID, RFC 8292): the application server's P-256 private key, as PEM or as
+    #: base64url of the raw 32-byte scalar; unset: generated once into ``{data_dir}/vapid.pem``.
+    vapid_private_key: SecretStr | None = None
+    #: The VAPID ``sub`` claim: how a push service reaches the operator (``mailto:`` or
+    #: ``https:``); unset: the base URL when it is https, else ``mailto:`` the mail sender.
+    vapid_subject: str | None = None
 
     @field_validator(
         "google_client_id", "microsoft_client_id", "smtp_host", "smtp_username", "janus_url"
@@ -109,6 +115,7 @@ class Settings(BaseSettings):
         "microsoft_client_secret",
         "video_turn_secret",
         "smtp_password",
+        "vapid_private_key",
     )
     @classmethod
     def _empty_is_unset(cls, value: SecretStr | None) -> SecretStr | None:

@@ -28,6 +28,7 @@ from parlay.db.scheduling_models import Meeting, MeetingParticipant
 from parlay.services import notification_texts as texts
 from parlay.services.context import Context
 from parlay.services.notification_mail import enqueue_meeting_mail
+from parlay.services.push import enqueue_push
 from parlay.services.reminder_scans import ensure_scanning
 from parlay.services.uow import UnitOfWork, retrying, unit_of_work
 from parlay.services.webhooks import enqueue_meeting_webhooks
@@ -81,11 +82,12 @@ async def _insert_new(session: AsyncSession, rows: list[dict[str, Any]]) -> list
 
 
 async def add_notifications(uow: UnitOfWork, rows: list[dict[str, Any]]) -> list[Notification]:
-    """Store ``rows`` (those not there yet) and tell each recipient live, with their new unread
-    count; the rows inserted."""
+    """Store ``rows`` (those not there yet), tell each recipient live, with their new unread
+    count, and queue a Web Push of each to the recipient's devices; the rows inserted."""
     created = await _insert_new(uow.session, rows)
     if not created:
         return created
+    await enqueue_push(uow, created)  # and to their devices (parlay.services.push)
     counts = await _unread_totals(uow.session, {row.user_id for row in created})
     for row in created:
         data = NotificationRead.of(row).model_dump(mode="json")
