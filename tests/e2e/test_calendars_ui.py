@@ -7,6 +7,7 @@ Reconnect, and the callback's refusals explained in plain words."""
 from __future__ import annotations
 
 import re
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -177,13 +178,14 @@ def test_calendars_page_link_toggle_sync_reconnect_disconnect(
 
     # A CalDAV account too: "Add meetings here" is one calendar per person.
     radicale = calendar_stack.radicale
-    collection = radicale.make_calendar("bob", display="Home")
+    home_name = f"Home {uuid.uuid4().hex[:6]}"  # bob's account holds other runs' calendars too
+    collection = radicale.make_calendar("bob", display=home_name)
     page.get_by_role("button", name=re.compile("^Connect CalDAV calendar")).click()
     form = page.get_by_role("dialog", name="Connect a CalDAV calendar")
     fill_caldav(form, radicale.url + collection, "bob", USERS["bob"])
     expect(form).to_be_hidden()
     caldav = connection_card(page, "bob", "caldav")
-    home = caldav.get_by_role("group", name="Home")
+    home = caldav.get_by_role("group", name=home_name)
     expect(home.get_by_role("checkbox", name="Add meetings here")).not_to_be_checked()
     home.get_by_role("checkbox", name="Add meetings here").check()
     expect(home.get_by_role("checkbox", name="Add meetings here")).to_be_checked()
@@ -243,12 +245,13 @@ def test_refusals_are_explained(open_page: Any, device: str, calendar_stack: Cal
     page.get_by_role("button", name=re.compile("^Connect Microsoft Outlook")).click()
     consent_microsoft(page, email)
     page.wait_for_url(re.compile(r"/calendars$"))
-    expect(page.get_by_role("status")).to_contain_text(MAILBOX_NOT_SUPPORTED)
+    notice = page.locator(".calendar-notice-slot")
+    expect(notice).to_contain_text(MAILBOX_NOT_SUPPORTED)
     assert connections(page) == []
 
     page.get_by_role("button", name=re.compile("^Connect Google Calendar")).click()
     expect(page.get_by_role("heading", name="Choose an account")).to_be_visible()
     page.get_by_role("button", name="Deny").click()
     page.wait_for_url(re.compile(r"/calendars$"))
-    expect(page.get_by_role("status")).to_contain_text("You did not allow Parlay")
+    expect(notice).to_contain_text("You did not allow Parlay")
     assert connections(page) == []
