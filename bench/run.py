@@ -34,6 +34,7 @@ BENCHES: list[str] = [
     "booking_throughput",  # 50 simultaneous bookers across 10 hosts: bookings/s, no 5xx, no overlap
     "calendar_sync",  # dates with 1,000 mirrored busy events vs healthz; full/incremental sync times
     "video_join",  # Join to first remote frame (p50 of 10), mesh and Janus; server CPU per join
+    "notify_fanout",  # a booking in a 50-member room: 49 in-app notifications, 50 e-mails to SMTP
 ]
 
 
