@@ -1,4 +1,5 @@
-"""A text message posted in ONE self-committing PostgreSQL statement: the hot path of a chat.
+"""A text message posted in ONE self-committing PostgreSQL statement (on SQLite, one short
+write transaction run inline): the hot path of a chat.
 
 A post through the unit of work costs six round trips (pool ping, BEGIN, membership and
 recipients, message and room, event, COMMIT), each one a wake-up of the event loop and of a
@@ -20,10 +21,14 @@ and given its id in SQL (``jsonb ||``), so the live frame and the POST answer ar
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     ColumnElement,
     Text,
     bindparam,
@@ -125,3 +130,62 @@ def text_message(sender: User, room_id: str, body: str, now: datetime, id_: int)
         body=body,
         created_at=now,
     )
+
+
+# SQLite has no data-modifying CTEs: the same work is five statements in one short write
+# transaction run inline on the event loop (``DirectReader.sqlite_transaction``), in the same
+# order (membership and recipients, message, room activity, event, recipients).
+_MEMBERS = DirectQuery(select(RoomMember.user_id).where(RoomMember.room_id == bindparam("room")))
+_INSERT_MESSAGE = DirectQuery(
+    insert(Message)
+    .values(
+        room_id=bindparam("v_room", type_=Message.room_id.type),
+        sender_id=bindparam("v_sender", type_=Message.sender_id.type),
+        kind="text",
+        body=bindparam("v_body", type_=Message.body.type),
+        created_at=bindparam("v_now", type_=Message.created_at.type),
+    )
+    .returning(Message.id)
+)
+_BUMP = DirectQuery(
+    update(Room)
+    .where(Room.id == bindparam("v_room", type_=Room.id.type))
+    .values(last_message_id=func.max(Room.last_message_id, bindparam("v_id", type_=BigInteger)))
+)
+_INSERT_EVENT = DirectQuery(
+    insert(Event)
+    .values(
+        type="message.created",
+        data=bindparam("v_data", type_=Event.data.type),
+        created_at=bindparam("v_now", type_=Event.created_at.type),
+    )
+    .returning(Event.id)
+)
+_users = func.json_each(bindparam("v_users", type_=Text)).table_valued("value")
+_INSERT_RECIPIENTS = DirectQuery(
+    insert(EventRecipient).from_select(
+        ["event_id", "user_id"],
+        select(bindparam("v_event", type_=BigInteger), _users.c.value).select_from(_users),
+    )
+)
+
+
+def sqlite_post(
+    sender: User, room_id: str, body: str, now: datetime
+) -> Callable[[Callable[..., list[dict[str, Any]]]], MessageRead | None]:
+    """The body of the SQLite post transaction; it answers None if ``sender`` is not a
+    member (nothing written)."""
+
+    def work(run: Callable[..., list[dict[str, Any]]]) -> MessageRead | None:
+        members = sorted(row["user_id"] for row in run(_MEMBERS, room=room_id))
+        if sender.id not in members:
+            return None
+        rows = run(_INSERT_MESSAGE, v_room=room_id, v_sender=sender.id, v_body=body, v_now=now)
+        message = text_message(sender, room_id, body, now, int(rows[0]["id"]))
+        run(_BUMP, v_room=room_id, v_id=message.id)
+        data = message.model_dump(mode="json")
+        event_id = run(_INSERT_EVENT, v_data=data, v_now=now)[0]["id"]
+        run(_INSERT_RECIPIENTS, v_event=event_id, v_users=json.dumps(members))
+        return message
+
+    return work

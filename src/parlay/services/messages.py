@@ -12,13 +12,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from parlay.db.direct import DirectWriteLostRace, DirectWriteOutcomeUnknown
 from parlay.db.models import Message, Room, User
+from parlay.db.session import WriteQueueTimeout
 from parlay.domain.errors import NotAMember, OutcomeUnknown, TryAgain
 from parlay.services.access import access_room, room_member_ids
-from parlay.services.chat_post import POST_TEXT, text_message
+from parlay.services.chat_post import POST_TEXT, sqlite_post, text_message
 from parlay.services.context import Context
 from parlay.services.events import last_event_id
 from parlay.services.scheduling_views import embedded_state, embedded_states
-from parlay.services.uow import ATTEMPTS, UnitOfWork, retrying, unit_of_work
+from parlay.services.uow import ATTEMPTS, UnitOfWork
 from parlay.services.views import MemberRead, MessageRead
 
 MAX_BODY = 10_000
@@ -166,10 +167,10 @@ async def emit_message_updated(uow: UnitOfWork, message: Message) -> None:
 
 
 async def do_post_message(ctx: Context, user: User, room_id: str, body: str) -> MessageRead:
-    """The hot path of a chat: one self-committing statement on PostgreSQL
-    (``parlay.services.chat_post``), a short unit of work on SQLite."""
+    """The hot path of a chat (``parlay.services.chat_post``): one self-committing statement on
+    PostgreSQL, one inline transaction on SQLite."""
     if not ctx.db.direct.writes:
-        return await _post_in_unit_of_work(ctx, user, room_id, body)
+        return await _post_sqlite(ctx, user, room_id, body)
     now = ctx.now()
     payload = text_message(user, room_id, body, now, 0).model_dump_json()
     for attempt in range(1, ATTEMPTS + 1):
@@ -198,16 +199,19 @@ async def do_post_message(ctx: Context, user: User, room_id: str, body: str) -> 
     return text_message(user, room_id, body, now, int(rows[0]["message_id"]))
 
 
-@retrying
-async def _post_in_unit_of_work(ctx: Context, user: User, room_id: str, body: str) -> MessageRead:
-    """The membership check and the recipients are one query, the insert and the room's
-    activity two more, then the event and the commit."""
-    async with unit_of_work(ctx) as uow:
-        members = await room_member_ids(uow.session, room_id)
-        if user.id not in members:
-            raise NotAMember("Room not found.")
-        room = Room(id=room_id)  # transient: add_message needs only its id
-        return await add_message(uow, room, sender=user, kind="text", body=body, recipients=members)
+async def _post_sqlite(ctx: Context, user: User, room_id: str, body: str) -> MessageRead:
+    """SQLite: this process's write queue, then one inline transaction (no thread hops)."""
+    try:
+        async with ctx.db.writing():
+            message = await ctx.db.direct.sqlite_transaction(
+                sqlite_post(user, room_id, body, ctx.now())
+            )
+    except WriteQueueTimeout as exc:
+        raise TryAgain() from exc
+    if message is None:
+        raise NotAMember("Room not found.")
+    await ctx.broker.notify()
+    return message
 
 
 async def list_messages(
