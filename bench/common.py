@@ -161,7 +161,7 @@ PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 
 
 @contextlib.asynccontextmanager
-async def _database(backend: str) -> AsyncIterator[dict[str, str]]:
+async def database(backend: str) -> AsyncIterator[dict[str, str]]:
     """Settings for a fresh database of ``backend``: the embedded SQLite default, or a
     throwaway PostgreSQL database (dropped afterwards)."""
     if backend == "sqlite":
@@ -177,7 +177,7 @@ async def _database(backend: str) -> AsyncIterator[dict[str, str]]:
         await admin.close()
 
 
-def _postgres_answers() -> bool:
+def postgres_answers() -> bool:
     with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", 5432), timeout=0.5):
         return True
     return False
@@ -191,11 +191,11 @@ def on_each_backend(
 
     async def on(backend: str) -> list[dict[str, Any]]:
         with tempfile.TemporaryDirectory(prefix=f"parlay-bench-{label}-") as tmp:
-            async with _database(backend) as db_env:
+            async with database(backend) as db_env:
                 return await measure(backend, tmp, db_env)
 
     rows = asyncio.run(on("sqlite"))
-    if _postgres_answers():
+    if postgres_answers():
         rows += asyncio.run(on("postgres"))
     else:
         progress("PostgreSQL does not answer on 127.0.0.1:5432: measured SQLite only")

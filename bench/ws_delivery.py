@@ -1,17 +1,22 @@
 """Live delivery over WebSockets: ``python bench/ws_delivery.py``.
 
-One real ``parlay serve`` (SQLite in a temp dir, rate limits off) on loopback; 500 users in 250
-rooms of two, each with a bearer token and one open ``WS /api/v1/ws``.  Then, round after round,
+Three configurations, side by side in one run: one ``parlay serve`` on SQLite; one on
+PostgreSQL; two on that same PostgreSQL database behind Redis (the members of each room on
+different nodes, so every message crosses from one node to the other).  Rate limits off,
+loopback.  500 users in 250 rooms of two, each with a bearer token and one open
+``WS /api/v1/ws``.  Then, round after round,
 one member of every room posts a message (at most 50 POSTs in flight; the posting member
 alternates per round) whose body carries the client's send timestamp, and the latency is the
 moment the OTHER member's socket receives the ``message.created`` frame minus the moment just
 before the POST was sent.  A short first phase posts one message at a time (no queueing) to show
 the latency of the path itself.  Every message must arrive exactly once.
 
-Figures: p50/p95/p99/max latency (ms), messages delivered / expected, duplicates, POST
-throughput, and the server's resident memory (``VmRSS``) before the sockets open and with all
-500 connected.  Sizes can be lowered for a quick check with ``BENCH_WS_USERS`` (even) and
-``BENCH_WS_ROUNDS``.  The whole run is bounded by ``HARD_TIMEOUT`` seconds.
+Figures per configuration: p50/p95/p99/max latency (ms), messages delivered / expected,
+duplicates, POST throughput, and the servers' resident memory (``VmRSS``) before the sockets
+open and with all 500 connected.  Sizes can be lowered for a quick check with
+``BENCH_WS_USERS`` (even) and ``BENCH_WS_ROUNDS``; ``BENCH_WS_CONFIGS`` picks configurations
+(``sqlite,postgres,postgres-x2``).  Each configuration is bounded by ``HARD_TIMEOUT`` seconds.
+The PostgreSQL runs share their users and rooms (signed up once, through the API).
 """
 
 from __future__ import annotations
@@ -20,25 +25,39 @@ import asyncio
 import contextlib
 import json
 import os
+import socket
 import sys
 import tempfile
 import time
+import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
-from common import PASSWORD, Server, bounded_gather, percentile, progress, rss_kib
+from common import (
+    PASSWORD,
+    Server,
+    bounded_gather,
+    database,
+    percentile,
+    postgres_answers,
+    progress,
+    rss_kib,
+)
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 USERS = int(os.environ.get("BENCH_WS_USERS", "500"))
-ROUNDS = int(os.environ.get("BENCH_WS_ROUNDS", "10"))
+ROUNDS = int(os.environ.get("BENCH_WS_ROUNDS", "6"))
+CONFIGS = os.environ.get("BENCH_WS_CONFIGS", "sqlite,postgres,postgres-x2").split(",")
 IN_FLIGHT = 50
 IDLE_MESSAGES = 50  # posted one at a time before the loaded rounds
-SIGNUP_CONCURRENCY = 8  # argon2 hashing is CPU- and memory-bound on the server
+SIGNUP_CONCURRENCY = 16  # argon2 hashing (cheap with PARLAY_ENV=test) is CPU-bound
 ROUND_WAIT = 30.0  # seconds a round may take to be delivered after its last POST
-HARD_TIMEOUT = 900.0
+HARD_TIMEOUT = 600.0
+REDIS_URL = "redis://127.0.0.1:6379/0"
 PREFIX = "bench"
 
 
@@ -131,7 +150,7 @@ async def _reader(member: Member, tally: Tally) -> None:
 
 
 async def _post_round(
-    client: httpx.AsyncClient,
+    clients: list[httpx.AsyncClient],
     rooms: list[tuple[str, Member, Member]],
     tally: Tally,
     *,
@@ -139,13 +158,14 @@ async def _post_round(
     limit: int,
     flip: bool,
 ) -> int:
-    """Post one message per room; returns how many POSTs failed."""
+    """Post one message per room, each on its sender's node; returns how many POSTs failed."""
     failures = 0
 
     async def post(item: tuple[int, tuple[str, Member, Member]]) -> None:
         nonlocal failures
         number, (room_id, first, second) = item
         sender, receiver = (second, first) if flip else (first, second)
+        client = clients[sender.index % len(clients)]
         key = f"{label}.{number}"
         tally.expected_receiver[key] = receiver.index
         sent_at = time.perf_counter()
@@ -184,7 +204,17 @@ async def _wait_delivered(tally: Tally, expected: int, within: float) -> None:
     tally.waiting_for = 0
 
 
-async def _bench(server: Server) -> list[dict[str, Any]]:
+def _client(base_url: str) -> httpx.AsyncClient:
+    # uvicorn drops idle keep-alive connections after 5 s; closing them first on our side
+    # avoids reusing one just as the server closes it (a spurious ReadError).
+    limits = httpx.Limits(
+        max_connections=IN_FLIGHT, max_keepalive_connections=IN_FLIGHT, keepalive_expiry=2.0
+    )
+    return httpx.AsyncClient(base_url=base_url, timeout=60, limits=limits, trust_env=False)
+
+
+async def _setup(server: Server) -> tuple[list[Member], list[tuple[str, Member, Member]], float]:
+    """Sign up USERS people (token each) and pair them in rooms, through the API."""
     started = time.perf_counter()
     members = [Member(i, f"bench{i}@example.com") for i in range(USERS)]
     await bounded_gather(
@@ -194,15 +224,7 @@ async def _bench(server: Server) -> list[dict[str, Any]]:
         label="users",
     )
     setup_users_s = time.perf_counter() - started
-
-    # uvicorn drops idle keep-alive connections after 5 s; closing them first on our side
-    # avoids reusing one just as the server closes it (a spurious ReadError).
-    limits = httpx.Limits(
-        max_connections=IN_FLIGHT, max_keepalive_connections=IN_FLIGHT, keepalive_expiry=2.0
-    )
-    async with httpx.AsyncClient(
-        base_url=server.base_url, timeout=60, limits=limits, trust_env=False
-    ) as client:
+    async with _client(server.base_url) as client:
         pairs = [(members[i], members[i + 1]) for i in range(0, USERS - 1, 2)]
 
         async def make_room(pair: tuple[Member, Member]) -> tuple[str, Member, Member]:
@@ -216,58 +238,80 @@ async def _bench(server: Server) -> list[dict[str, Any]]:
             return r.json()["id"], first, second
 
         rooms = await bounded_gather(pairs, make_room, limit=IN_FLIGHT, label="rooms")
+    return members, rooms, setup_users_s
+
+
+async def _open_socket(server: Server, member: Member) -> None:
+    member.ws = await connect(
+        f"{server.ws_url}/api/v1/ws",
+        additional_headers={"Authorization": f"Bearer {member.token}"},
+        proxy=None,
+        open_timeout=60,
+        close_timeout=2,
+        max_queue=None,
+    )
+    hello = json.loads(await member.ws.recv())
+    if hello.get("type") != "hello":
+        raise RuntimeError(f"first frame was not hello: {hello}")
+
+
+def _rss_sum(servers: list[Server]) -> int | None:
+    found = [rss_kib(s.pid) for s in servers]
+    return None if any(v is None for v in found) else sum(v for v in found if v is not None)
+
+
+async def _measure(
+    servers: list[Server],
+    members: list[Member],
+    rooms: list[tuple[str, Member, Member]],
+    tag: str,
+) -> list[dict[str, Any]]:
+    """Open every member's socket on its node (member i on node i mod n), then the idle phase
+    and the loaded rounds; the rows are named with ``tag``."""
+    clients = [_client(s.base_url) for s in servers]
+    tally = Tally()
+    try:
         await asyncio.sleep(1.0)
-        rss_before = rss_kib(server.pid)
-
-        tally = Tally()
-
-        async def open_socket(member: Member) -> None:
-            member.ws = await connect(
-                f"{server.ws_url}/api/v1/ws",
-                additional_headers={"Authorization": f"Bearer {member.token}"},
-                proxy=None,
-                open_timeout=60,
-                close_timeout=2,
-                max_queue=None,
-            )
-            hello = json.loads(await member.ws.recv())
-            if hello.get("type") != "hello":
-                raise RuntimeError(f"first frame was not hello: {hello}")
-
+        rss_before = _rss_sum(servers)
         sockets_started = time.perf_counter()
-        await bounded_gather(members, open_socket, limit=IN_FLIGHT, label="sockets")
+        await bounded_gather(
+            members,
+            lambda m: _open_socket(servers[m.index % len(servers)], m),
+            limit=IN_FLIGHT,
+            label="sockets",
+        )
         connect_s = time.perf_counter() - sockets_started
         readers = [asyncio.create_task(_reader(m, tally)) for m in members]
         try:
             await asyncio.sleep(1.0)
-            rss_connected = rss_kib(server.pid)
-            connected_gauge = await _connected_users(client)
+            rss_connected = _rss_sum(servers)
+            gauges = [await _connected_users(c) for c in clients]
 
             # Phase 1: one message at a time, so nothing queues.
             idle_rooms = rooms[:IDLE_MESSAGES]
             failures = 0
             for number, room in enumerate(idle_rooms):
                 failures += await _post_round(
-                    client, [room], tally, label=f"i{number}", limit=1, flip=False
+                    clients, [room], tally, label=f"i{number}", limit=1, flip=False
                 )
                 await _wait_delivered(tally, number + 1, ROUND_WAIT)
             idle_keys = [k for k in tally.expected_receiver if k.startswith("i")]
-            progress(f"idle phase {len(tally.latency_ms)}/{len(idle_rooms)} delivered")
+            progress(f"{tag}idle phase {len(tally.latency_ms)}/{len(idle_rooms)} delivered")
 
             # Phase 2: every room posts each round, IN_FLIGHT POSTs at a time.
             load_started = time.perf_counter()
             for number in range(ROUNDS):
                 failures += await _post_round(
-                    client, rooms, tally, label=f"r{number}", limit=IN_FLIGHT, flip=number % 2 == 1
+                    clients, rooms, tally, label=f"r{number}", limit=IN_FLIGHT, flip=number % 2 == 1
                 )
                 await _wait_delivered(tally, len(tally.expected_receiver), ROUND_WAIT)
                 progress(
-                    f"round {number + 1}/{ROUNDS}: delivered "
+                    f"{tag}round {number + 1}/{ROUNDS}: delivered "
                     f"{len(tally.latency_ms)}/{len(tally.expected_receiver)}"
                 )
             load_s = time.perf_counter() - load_started
             await asyncio.sleep(0.5)  # a late duplicate would show up here
-            rss_after = rss_kib(server.pid)
+            rss_after = _rss_sum(servers)
         finally:
             for task in readers:
                 task.cancel()
@@ -275,6 +319,11 @@ async def _bench(server: Server) -> list[dict[str, Any]]:
             await asyncio.gather(
                 *(m.ws.close() for m in members if m.ws is not None), return_exceptions=True
             )
+            for m in members:
+                m.ws = None
+    finally:
+        for client in clients:
+            await client.aclose()
 
     idle = _summary([tally.latency_ms[k] for k in idle_keys if k in tally.latency_ms])
     loaded_samples = [v for k, v in tally.latency_ms.items() if k.startswith("r")]
@@ -289,20 +338,27 @@ async def _bench(server: Server) -> list[dict[str, Any]]:
     def mib(kib: int | None) -> float | None:
         return None if kib is None else round(kib / 1024, 1)
 
-    rows: list[dict[str, Any]] = [
-        {"name": "ws_delivery_p50", "value": loaded["p50"], "unit": "ms", **common},
-        {"name": "ws_delivery_p95", "value": loaded["p95"], "unit": "ms", **common},
-        {"name": "ws_delivery_p99", "value": loaded["p99"], "unit": "ms", **common},
-        {"name": "ws_delivery_max", "value": loaded["max"], "unit": "ms", **common},
+    return [
+        {"name": f"{tag}ws_delivery_p50", "value": loaded["p50"], "unit": "ms", **common},
+        {"name": f"{tag}ws_delivery_p95", "value": loaded["p95"], "unit": "ms", **common},
         {
-            "name": "ws_delivery_idle_p50",
+            "name": f"{tag}ws_delivery_p99",
+            "value": loaded["p99"],
+            "unit": "ms",
+            "target": "<= 100",
+            "meets_target": loaded["p99"] <= 100,
+            **common,
+        },
+        {"name": f"{tag}ws_delivery_max", "value": loaded["max"], "unit": "ms", **common},
+        {
+            "name": f"{tag}ws_delivery_idle_p50",
             "value": idle["p50"],
             "unit": "ms",
             "note": "one POST in flight",
         },
-        {"name": "ws_delivery_idle_p99", "value": idle["p99"], "unit": "ms"},
+        {"name": f"{tag}ws_delivery_idle_p99", "value": idle["p99"], "unit": "ms"},
         {
-            "name": "ws_post_response_p50",
+            "name": f"{tag}ws_post_response_p50",
             "value": loaded_post["p50"],
             "unit": "ms",
             "note": "POST round trip under load",
@@ -310,13 +366,13 @@ async def _bench(server: Server) -> list[dict[str, Any]]:
             "p99": loaded_post["p99"],
         },
         {
-            "name": "ws_post_response_idle_p50",
+            "name": f"{tag}ws_post_response_idle_p50",
             "value": idle_post["p50"],
             "unit": "ms",
             "note": "POST round trip, one in flight",
         },
         {
-            "name": "ws_delivered",
+            "name": f"{tag}ws_delivered",
             "value": delivered,
             "unit": f"of {expected}",
             "target": expected,
@@ -324,23 +380,23 @@ async def _bench(server: Server) -> list[dict[str, Any]]:
             "post_failures": failures,
             "misrouted": tally.misrouted,
         },
-        {"name": "ws_duplicates", "value": tally.duplicates, "unit": "frames", "target": 0},
+        {"name": f"{tag}ws_duplicates", "value": tally.duplicates, "unit": "frames", "target": 0},
         {
-            "name": "ws_post_throughput",
+            "name": f"{tag}ws_post_throughput",
             "value": loaded_expected / load_s if load_s else float("nan"),
             "unit": "msg/s",
-            "note": "POST + delivery, SQLite",
+            "note": "POST + delivery",
         },
         {
-            "name": "ws_server_rss_connected",
+            "name": f"{tag}ws_server_rss_connected",
             "value": mib(rss_connected),
             "unit": "MiB",
-            "note": f"{USERS} sockets open; gauge {connected_gauge}",
+            "note": f"{USERS} sockets open; gauges {gauges}",
         },
-        {"name": "ws_server_rss_before_sockets", "value": mib(rss_before), "unit": "MiB"},
-        {"name": "ws_server_rss_after_rounds", "value": mib(rss_after), "unit": "MiB"},
+        {"name": f"{tag}ws_server_rss_before_sockets", "value": mib(rss_before), "unit": "MiB"},
+        {"name": f"{tag}ws_server_rss_after_rounds", "value": mib(rss_after), "unit": "MiB"},
         {
-            "name": "ws_rss_per_socket",
+            "name": f"{tag}ws_rss_per_socket",
             "value": (
                 (rss_connected - rss_before) / USERS
                 if rss_connected is not None and rss_before is not None
@@ -348,10 +404,8 @@ async def _bench(server: Server) -> list[dict[str, Any]]:
             ),
             "unit": "KiB",
         },
-        {"name": "ws_connect_all", "value": connect_s, "unit": "s"},
-        {"name": "ws_setup_users", "value": setup_users_s, "unit": "s", "note": "signup+login"},
+        {"name": f"{tag}ws_connect_all", "value": connect_s, "unit": "s"},
     ]
-    return rows
 
 
 async def _connected_users(client: httpx.AsyncClient) -> int | None:
@@ -362,42 +416,105 @@ async def _connected_users(client: httpx.AsyncClient) -> int | None:
     return None
 
 
+def _env(data: Path, db_env: dict[str, str], **more: str) -> dict[str, str]:
+    return {
+        "PARLAY_ENV": "test",
+        "PARLAY_DATABASE_URL": f"sqlite:///{data / 'parlay.db'}",
+        "PARLAY_DATA_DIR": str(data),
+        "PARLAY_SECRET_KEY": "bench-secret-key",
+        "PARLAY_RATE_LIMITS": "off",
+        **db_env,
+        **more,
+    }
+
+
+@contextlib.contextmanager
+def _serving(envs: list[dict[str, str]], data: Path) -> Iterator[list[Server]]:
+    servers = [Server(env, log_path=data / f"server{n}.log") for n, env in enumerate(envs)]
+    try:
+        for server in servers:
+            server.start()
+        yield servers
+    except BaseException:
+        for server in servers:
+            print(server.log_tail(), file=sys.stderr)
+        raise
+    finally:
+        for server in servers:
+            server.stop()
+
+
+async def _on_sqlite(data: Path) -> list[dict[str, Any]]:
+    with _serving([_env(data, {})], data) as servers:
+        await servers[0].wait_ready()
+        members, rooms, setup_s = await _setup(servers[0])
+        rows = await _measure(servers, members, rooms, "[sqlite] ")
+    return [*rows, _setup_row("[sqlite] ", setup_s)]
+
+
+async def _on_postgres(data: Path, db_env: dict[str, str]) -> list[dict[str, Any]]:
+    """One node, then two behind Redis, on one database (the users are signed up once)."""
+    rows: list[dict[str, Any]] = []
+    with _serving([_env(data, db_env)], data) as servers:
+        await servers[0].wait_ready()
+        members, rooms, setup_s = await _setup(servers[0])
+        rows += [_setup_row("[postgres] ", setup_s)]
+        if "postgres" in CONFIGS:
+            rows += await _measure(servers, members, rooms, "[postgres] ")
+    if "postgres-x2" in CONFIGS:
+        if not _redis_answers():
+            progress("Redis does not answer on 127.0.0.1:6379: no two-node run")
+            return rows
+        prefix = f"parlay-bench-{uuid.uuid4().hex[:8]}"
+        redis_env = {"PARLAY_REDIS_URL": REDIS_URL, "PARLAY_REDIS_KEY_PREFIX": prefix}
+        envs = [_env(data, db_env, **redis_env) for _ in range(2)]
+        # The second node leaves the outbox to the first (one worker, as in production).
+        envs[1]["PARLAY_INPROCESS_WORKER"] = "false"
+        with _serving(envs, data) as servers:
+            for server in servers:
+                await server.wait_ready()
+            rows += await _measure(servers, members, rooms, "[postgres x2 redis] ")
+    return rows
+
+
+def _setup_row(tag: str, seconds: float) -> dict[str, Any]:
+    return {"name": f"{tag}ws_setup_users", "value": seconds, "unit": "s", "note": "signup+login"}
+
+
+def _redis_answers() -> bool:
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", 6379), timeout=0.5):
+        return True
+    return False
+
+
 def run() -> list[dict[str, Any]]:
     if USERS < 2 or USERS % 2:
         raise ValueError("BENCH_WS_USERS must be an even number >= 2")
-    with tempfile.TemporaryDirectory(prefix="parlay-bench-ws-") as tmp:
-        data = Path(tmp)
-        server = Server(
-            {
-                "PARLAY_ENV": "test",
-                "PARLAY_DATABASE_URL": f"sqlite:///{data / 'parlay.db'}",
-                "PARLAY_DATA_DIR": str(data),
-                "PARLAY_SECRET_KEY": "bench-secret-key",
-                "PARLAY_RATE_LIMITS": "off",
-            },
-            log_path=data / "server.log",
-        )
-        progress(f"ws_delivery: parlay serve on {server.base_url}")
-        server.start()
-        try:
+    rows: list[dict[str, Any]] = []
+    if "sqlite" in CONFIGS:
+        with tempfile.TemporaryDirectory(prefix="parlay-bench-ws-") as tmp:
+            progress("ws_delivery: SQLite, one node")
+            rows += asyncio.run(asyncio.wait_for(_on_sqlite(Path(tmp)), HARD_TIMEOUT))
+    if {"postgres", "postgres-x2"} & set(CONFIGS):
+        if not postgres_answers():
+            progress("PostgreSQL does not answer on 127.0.0.1:5432: SQLite only")
+            return rows
 
-            async def main() -> list[dict[str, Any]]:
-                await server.wait_ready()
-                return await _bench(server)
+        async def on_postgres(tmp: str) -> list[dict[str, Any]]:
+            async with database("postgres") as db_env:
+                return await asyncio.wait_for(_on_postgres(Path(tmp), db_env), 2 * HARD_TIMEOUT)
 
-            return asyncio.run(asyncio.wait_for(main(), HARD_TIMEOUT))
-        except BaseException:
-            print(server.log_tail(), file=sys.stderr)
-            raise
-        finally:
-            server.stop()
+        with tempfile.TemporaryDirectory(prefix="parlay-bench-ws-") as tmp:
+            progress("ws_delivery: PostgreSQL, one node then two behind Redis")
+            rows += asyncio.run(on_postgres(tmp))
+    return rows
 
 
 def main() -> None:
     for row in run():
         value = row["value"]
         shown = f"{value:.2f}" if isinstance(value, float) else str(value)
-        print(f"{row['name']:<30}{shown:>12} {row['unit']}")
+        print(f"{row['name']:<40}{shown:>12} {row['unit']}")
 
 
 if __name__ == "__main__":
