@@ -1,8 +1,10 @@
 // The settings page: profile (display name, time zone, 12/24-hour clock), typical availability,
-// the login sessions (sign one out) and personal access tokens (tokens.js, inline).
+// notifications (notification_settings.js), the login sessions (sign one out) and personal
+// access tokens (tokens.js, inline).
 import { api, ApiError, loadMe } from './api.js';
 import { h, setFieldError } from './dom.js';
 import { formatMessageTime, formatTime, setHourCycle } from './format.js';
+import { mountNotificationSettings } from './notification_settings.js';
 import { mountTokens } from './tokens.js';
 import { draftFrom, WeeklyEditor, weeklyOf } from './weekly.js';
 import { zoneLabel, zonePicker } from './zonepicker.js';
@@ -218,7 +220,7 @@ async function main() {
   savedClock = me.time_format || 'auto';
   setHourCycle(savedClock);
   setupProfile(me);
-  await Promise.all([setupHours(me), setupSessions()]);
+  await Promise.all([setupHours(me), setupSessions(), mountNotificationSettings()]);
   mountTokens(byId('settings-tokens'));
   byId('settings-loading').remove();
   for (const section of document.querySelectorAll('.settings-section')) section.hidden = false;
