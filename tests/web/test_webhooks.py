@@ -154,6 +154,7 @@ async def test_only_the_chosen_events_and_deleted_webhooks_send_nothing(
         {"url": "https://example.com/x", "events": []},
         {"url": "https://example.com/x", "events": ["meeting.moved"]},
         {"url": "https://example.com/x"},
+        {"url": "https://[broken/x", "events": ["meeting.scheduled"]},
     ],
 )
 async def test_bad_webhooks_are_refused(alice: Person, body: dict[str, Any]) -> None:

@@ -22,6 +22,15 @@ class UrlNotAllowed(InvalidInput):
     default_message = "Parlay may not send to that address."
 
 
+def _split(url: str, field: str) -> tuple[str, str]:
+    """The scheme and lower-cased host of ``url`` (422 when it cannot be parsed)."""
+    try:
+        parts = urlsplit(url)
+        return parts.scheme, (parts.hostname or "").lower()
+    except ValueError:
+        raise UrlNotAllowed("That is not a valid URL.", field=field) from None
+
+
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -32,9 +41,8 @@ def _is_loopback(host: str) -> bool:
 
 
 async def check_webhook_url(url: str, base_url: str, *, allow_private: bool) -> None:
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    if parts.scheme not in ("http", "https") or not host:
+    scheme, host = _split(url, "url")
+    if scheme not in ("http", "https") or not host:
         raise UrlNotAllowed("The URL must be http:// or https:// with a host.", field="url")
     if allow_private:
         return
@@ -48,17 +56,16 @@ async def check_webhook_url(url: str, base_url: str, *, allow_private: bool) -> 
 
 
 async def check_push_endpoint(endpoint: str, *, production: bool) -> None:
-    parts = urlsplit(endpoint)
-    host = (parts.hostname or "").lower()
+    scheme, host = _split(endpoint, "endpoint")
     if not host:
         raise UrlNotAllowed("The push endpoint has no host.", field="endpoint")
-    if parts.scheme == "https":
+    if scheme == "https":
         if production:
             try:
                 await check_public_url(endpoint)
             except AddressNotAllowed as exc:
                 raise UrlNotAllowed(str(exc), field="endpoint") from None
         return
-    if parts.scheme == "http" and not production and _is_loopback(host):
+    if scheme == "http" and not production and _is_loopback(host):
         return
     raise UrlNotAllowed("A push endpoint must be an https:// URL.", field="endpoint")
