@@ -19,8 +19,12 @@ router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
 
-def _signed_in(request: Request) -> bool:
-    return bool(request.cookies.get(SESSION_COOKIE))
+async def _signed_in(request: Request) -> bool:
+    """A live session, not merely a cookie: a page shell served to a signed-out cookie would
+    start its scripts (and a live socket the server refuses) before bouncing to sign-in."""
+    if not request.cookies.get(SESSION_COOKIE):
+        return False
+    return await optional_principal(request) is not None
 
 
 def safe_next(raw: str | None) -> str:
@@ -52,14 +56,14 @@ async def signup_page(request: Request) -> Response:
 
 @router.get("/")
 async def home(request: Request) -> Response:
-    if not _signed_in(request):
+    if not await _signed_in(request):
         return RedirectResponse("/login", status_code=303)
     return _page(request, "app.html", room_id="")
 
 
 @router.get("/settings")
 async def settings_page(request: Request) -> Response:
-    if not _signed_in(request):
+    if not await _signed_in(request):
         return RedirectResponse(f"/login?next={quote('/settings', safe='')}", status_code=303)
     return _page(request, "settings.html")
 
@@ -67,14 +71,14 @@ async def settings_page(request: Request) -> Response:
 @router.get("/calendars")
 async def calendars_page(request: Request) -> Response:
     """Linked calendars: accounts, their calendars' toggles, sync now, disconnect."""
-    if not _signed_in(request):
+    if not await _signed_in(request):
         return RedirectResponse(f"/login?next={quote('/calendars', safe='')}", status_code=303)
     return _page(request, "calendars.html")
 
 
 @router.get("/rooms/{room_id}")
 async def room_page(request: Request, room_id: str) -> Response:
-    if not _signed_in(request):
+    if not await _signed_in(request):
         here = f"/rooms/{room_id}"
         if request.url.query:  # keep e.g. ?invite=… (a schedule link) through signing in
             here += f"?{request.url.query}"
