@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 
 from starlette.applications import Starlette
@@ -18,12 +19,19 @@ Handler = Callable[[Request], Awaitable[Response]]
 _V3 = "/calendar/v3"
 
 
-def _fault_response(operation: str, fault: Fault) -> Response:
+def _fault_response(operation: str, fault: Fault, status: int) -> Response:
     headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
     if operation.startswith("oauth."):
-        error = "rate_limit_exceeded" if fault.status == 429 else "internal_failure"
-        return oauth_error(fault.reason or error, "Injected fault", fault.status, headers)
-    return GoogleError(fault.status, fault.reason, headers=headers).response()
+        error = "rate_limit_exceeded" if status == 429 else "internal_failure"
+        return oauth_error(fault.reason or error, "Injected fault", status, headers)
+    return GoogleError(status, fault.reason, headers=headers).response()
+
+
+async def _hold(fault: Fault | None, after: bool) -> None:
+    """A fault's delay, at its place: before the work (nothing stored yet while the caller
+    waits) or after it (stored, the answer not yet sent)."""
+    if fault is not None and fault.after == after and fault.delay_seconds > 0:
+        await asyncio.sleep(fault.delay_seconds)
 
 
 def _google(operation: str, handler: Handler) -> Handler:
@@ -31,15 +39,19 @@ def _google(operation: str, handler: Handler) -> Handler:
         store: Store = request.app.state.store
         with store.lock:
             fault = store.take_fault(operation)
-        if fault is not None and not fault.after:
-            response = _fault_response(operation, fault)
+        if fault is not None and fault.delay_seconds > 0:
+            await request.body()  # the call has arrived whole: held, it is still carried out
+        await _hold(fault, after=False)
+        if fault is not None and fault.status is not None and not fault.after:
+            response = _fault_response(operation, fault, fault.status)
         else:
             try:
                 response = await handler(request)
             except GoogleError as exc:
                 response = exc.response()
-            if fault is not None:
-                response = _fault_response(operation, fault)
+            await _hold(fault, after=True)
+            if fault is not None and fault.status is not None:
+                response = _fault_response(operation, fault, fault.status)
         with store.lock:
             store.requests.append(
                 {
@@ -145,6 +157,7 @@ def create_app(store: Store | None = None) -> Starlette:
         Route("/_emulator/revoke", c(control.revoke), methods=["POST"]),
         Route("/_emulator/faults", c(control.add_fault), methods=["POST"]),
         Route("/_emulator/faults", c(control.clear_faults), methods=["DELETE"]),
+        Route("/_emulator/faults", c(control.pending_faults), methods=["GET"]),
         Route("/_emulator/clock", c(control.clock), methods=["POST"]),
         Route("/_emulator/requests", c(control.requests_log), methods=["GET"]),
     ]

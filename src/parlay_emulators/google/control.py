@@ -11,7 +11,8 @@
 | GET /_emulator/calendars/{id}/events | | every stored event, deleted ones too |
 | POST /_emulator/calendars/{id}/invalidate-sync-tokens | | that calendar's sync tokens now answer 410 |
 | POST /_emulator/revoke | `{refresh_token}` or `{account}` | the grant(s) die: invalid_grant, 401 |
-| POST /_emulator/faults | `{operation, status, count?, retry_after?, reason?, after?}` | the next `count` calls fail |
+| POST /_emulator/faults | `{operation, status?, count?, retry_after?, reason?, after?, delay_seconds?}` | the next `count` calls fail (status, default 503); with `after` the work is done first (a lost answer); `delay_seconds` holds each call that long, before the work or, with `after`, between the work and the answer; a delay with no status answers as usual |
+| GET /_emulator/faults | | the faults not yet spent (a call takes its fault when it arrives) |
 | DELETE /_emulator/faults | | no more faults |
 | POST /_emulator/clock | `{advance_seconds}` | move the emulator's clock on (access tokens expire) |
 | GET /_emulator/requests | | the calls received: operation, method, path, query, status |
@@ -140,19 +141,39 @@ async def revoke(request: Request) -> Response:
 
 async def add_fault(request: Request) -> Response:
     body = await _body(request)
-    status = int(body.get("status", 503))
+    delay = float(body.get("delay_seconds") or 0)
+    if not 0 <= delay <= 300:
+        raise GoogleError(400, "badRequest", "delay_seconds must be within 0..300")
+    status = body.get("status")
     fault = Fault(
         operation=str(body.get("operation", "*")),
-        status=status,
+        status=int(status) if status is not None else (None if delay else 503),
         remaining=int(body.get("count", 1)),
         retry_after=int(body["retry_after"]) if body.get("retry_after") is not None else None,
         reason=body.get("reason"),
         after=bool(body.get("after", False)),
+        delay_seconds=delay,
     )
     store = _store(request)
     with store.lock:
         store.faults.append(fault)
     return JSONResponse({"operation": fault.operation, "count": fault.remaining}, status_code=201)
+
+
+async def pending_faults(request: Request) -> Response:
+    store = _store(request)
+    with store.lock:
+        faults = [
+            {
+                "operation": f.operation,
+                "status": f.status,
+                "remaining": f.remaining,
+                "after": f.after,
+                "delay_seconds": f.delay_seconds,
+            }
+            for f in store.faults
+        ]
+    return JSONResponse({"faults": faults})
 
 
 async def clear_faults(request: Request) -> Response:

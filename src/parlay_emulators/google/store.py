@@ -107,11 +107,12 @@ class StoredEvent:
 @dataclass
 class Fault:
     operation: str  # e.g. "calendar.events.insert", "oauth.token" or "*"
-    status: int
+    status: int | None  # None: answer as usual (a delay only)
     remaining: int
     retry_after: int | None = None
     reason: str | None = None
     after: bool = False  # do the work, then answer with the fault (a lost response)
+    delay_seconds: float = 0.0  # hold the call this long (before the work, or after it)
 
 
 @dataclass
