@@ -1,6 +1,9 @@
-// The room list (sidebar on desktop, its own screen on phones).
+// The room list (sidebar on desktop, its own screen on phones). Each room shows its count of
+// unread notifications (bookings, changes, reminders), live on `notification.created` and
+// `notification.read`; opening a room reads its notifications.
 import { api } from './api.js';
 import { h, hueOf, initials } from './dom.js';
+import * as live from './live.js';
 
 export function memberLine(room, me) {
   const others = (room.members || []).filter((m) => m.id !== me.id).map((m) => m.display_name);
@@ -16,6 +19,10 @@ export class RoomList {
     this.onChange = onChange || (() => {});
     this.rooms = new Map(); // id -> {room, el}
     this.pending = new Map(); // id -> Promise (rooms being fetched after a live event)
+    this.notes = new Map(); // id -> unread notifications in that room
+    live.subscribe('notification.created', (note) => this.noteCreated(note));
+    live.subscribe('notification.read', (counts) => counts && this.setNoteCounts(counts.unread_by_room || {}));
+    live.subscribe('resync', () => this.loadNoteCounts());
   }
 
   async load() {
@@ -33,6 +40,7 @@ export class RoomList {
       for (const room of rooms) {
         if (!this.rooms.has(room.id)) this.add(room, { atTop: false });
       }
+      this.loadNoteCounts();
     } finally {
       this.listEl.removeAttribute('aria-busy');
       this.updateEmpty();
@@ -62,9 +70,67 @@ export class RoomList {
           h('span', { class: 'room-link-title', text: room.title }),
           h('span', { class: 'room-link-sub', text: memberLine(room, this.me) }),
         ),
+        h(
+          'span',
+          { class: 'room-notes', hidden: true },
+          h('span', { class: 'room-notes-count' }),
+          h('span', { class: 'visually-hidden', text: ' unread' }),
+        ),
         h('span', { class: 'unread-dot', hidden: true }, h('span', { class: 'visually-hidden', text: 'New messages' })),
       ),
     );
+  }
+
+  /** Show `count` unread notifications on the room's entry ("3 unread" to a screen reader). */
+  showNotes(el, count) {
+    const marker = el.querySelector('.room-notes');
+    marker.querySelector('.room-notes-count').textContent = count > 99 ? '99+' : String(count);
+    marker.hidden = count <= 0;
+    el.dataset.unreadNotifications = String(Math.max(0, count));
+  }
+
+  setNoteCount(roomId, count) {
+    if (roomId === this.currentRoomId && count > 0) {
+      this.readCurrentRoom(); // the person is looking at it
+      count = 0;
+    }
+    this.notes.set(roomId, count);
+    const entry = this.rooms.get(roomId);
+    if (entry) this.showNotes(entry.el, count);
+  }
+
+  /** The server's per-room counts (rooms absent from `byRoom` have none). */
+  setNoteCounts(byRoom) {
+    for (const id of new Set([...this.notes.keys(), ...this.rooms.keys()])) {
+      this.setNoteCount(id, Number(byRoom[id]) || 0);
+    }
+    for (const [id, count] of Object.entries(byRoom)) {
+      if (!this.notes.has(id)) this.setNoteCount(id, Number(count) || 0);
+    }
+  }
+
+  noteCreated(note) {
+    if (!note || !note.room_id) return;
+    this.setNoteCount(note.room_id, (this.notes.get(note.room_id) || 0) + 1);
+  }
+
+  async loadNoteCounts() {
+    try {
+      const page = await api('GET', '/api/v1/notifications?unread=true&limit=1');
+      this.setNoteCounts(page.unread_by_room || {});
+    } catch (err) {
+      console.error(err);
+    }
+  }
+
+  /** Mark the open room's notifications read (once at a time; the server answers live). */
+  readCurrentRoom() {
+    if (this.reading || !this.currentRoomId) return;
+    this.reading = api('POST', '/api/v1/notifications/read', { room_id: this.currentRoomId })
+      .catch((err) => console.error(err))
+      .finally(() => {
+        this.reading = null;
+      });
   }
 
   add(room, { atTop = true } = {}) {
@@ -80,6 +146,7 @@ export class RoomList {
       this.listEl.append(el);
     }
     this.rooms.set(room.id, { room, el });
+    this.showNotes(el, this.notes.get(room.id) || 0);
     if (atTop) this.listEl.prepend(el);
     this.updateEmpty();
     return el;
