@@ -2,7 +2,8 @@
 
 The emulators start first and come up while the database migrates and the demo people are
 created, so the cold start stays short; they stop with the server (and with this process,
-however it ends).
+however it ends).  Unless ``PARLAY_SMTP_HOST`` is set, a local SMTP catcher
+(``parlay.devmail``) receives the demo's e-mail and keeps each message as a ``.eml`` file.
 """
 
 from __future__ import annotations
@@ -13,14 +14,14 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from parlay import devstack
+from parlay import devmail, devstack
 from parlay.db.migrate import upgrade
 from parlay.demo import DEMO_PASSWORD, PEOPLE, seed_demo
 from parlay.settings import Settings
 
 
-def mail_folder(settings: Settings) -> Path:
-    return (settings.data_dir / "mail").resolve()
+def catcher_folder(settings: Settings) -> Path:
+    return (settings.data_dir / "mail-catcher").resolve()
 
 
 def run(
@@ -29,9 +30,13 @@ def run(
     devstack.die_with_parent()  # `make run` killed: the server stops, and the emulators with it
     base_url = Settings().for_listen_address(host, port).base_url
     emulators: dict[devstack.Kind, devstack.Emulator] = {}
+    catcher: devmail.MailCatcher | None = None
     try:
         for kind in ("google", "microsoft"):
             emulators[kind] = devstack.start(kind)
+        if not Settings().smtp_host:  # the operator's own SMTP server wins
+            catcher = devmail.start(catcher_folder(Settings()))
+            os.environ.update(catcher.env)  # read by the server's Settings
         settings = Settings()
         upgrade(settings.resolved_database_url)
         asyncio.run(seed_demo(settings))
@@ -51,12 +56,17 @@ def run(
             "icon, then consent as alice@example.com in the emulator (Allow). Microsoft works "
             "the same way (Accept)."
         )
-        if settings.smtp_host:
+        if catcher is not None:
+            echo(
+                f"==> e-mail (invitations, reminders): caught by the SMTP catcher on "
+                f"smtp://127.0.0.1:{catcher.port}, each message a .eml file in {catcher.folder}/"
+            )
+        else:
             echo(f"==> e-mail goes to smtp://{settings.smtp_host}:{settings.smtp_port}")
-        else:  # no SMTP host: every notification e-mail is a file to open in a mail client
-            echo(f"==> e-mail (invitations, reminders): .eml files in {mail_folder(settings)}/")
         echo(f"==> open {base_url}/ (Ctrl-C stops the server and the emulators)")
         serve(host, port)
     finally:
         for emulator in emulators.values():
             emulator.stop()
+        if catcher is not None:
+            catcher.stop()
