@@ -31,7 +31,7 @@ from typing import Any
 
 import httpx
 from bench.common import Server, free_port, on_each_backend, percentile, progress
-from bench.http_latency import WEEKDAYS, _cpu_seconds, _measure, _person
+from bench.http_latency import WEEKDAYS, _cpu_seconds, _measure, _person, _request
 from sqlalchemy import func, select, update
 from tests.providers.google_fixtures import GoogleEmulator
 
@@ -314,8 +314,8 @@ async def _measure_with(
         try:
             await server.wait_ready()
             async with httpx.AsyncClient(base_url=server.base_url, timeout=120) as client:
-                alice = await _person(client, "alice")
-                bob = await _person(client, "bob")
+                alice = await _person(server.base_url, "alice")
+                bob = await _person(server.base_url, "bob")
                 auth = {"Authorization": f"Bearer {alice}"}
                 room = await client.post(
                     "/api/v1/rooms",
@@ -419,15 +419,19 @@ async def dates_vs_healthz(
     }
     for name, (invite, token) in invites.items():
         targets[name] = (f"/api/v1/invites/{invite}/dates", params, token)
-    for path, query, token in targets.values():
-        await _measure(server.base_url, path, query, token)  # warm-up
+    requests = {
+        name: [_request(server.base_url, path, query, token)]
+        for name, (path, query, token) in targets.items()
+    }
+    for wanted in requests.values():
+        await _measure(server.base_url, wanted)  # warm-up
     p50: dict[str, list[float]] = {name: [] for name in targets}
     cpu: dict[str, list[float]] = {name: [] for name in targets}
     for n in range(1, ROUNDS + 1):
         progress(f"{tag}round {n}/{ROUNDS}: {', '.join(targets)} (provider stopped)")
-        for name, (path, query, token) in targets.items():
+        for name, wanted in requests.items():
             began = _cpu_seconds(server.pid)
-            samples = await _measure(server.base_url, path, query, token)
+            samples = await _measure(server.base_url, wanted)
             cpu[name].append((_cpu_seconds(server.pid) - began) * 1000 / len(samples))
             p50[name].append(percentile(samples, 50))
     rows: list[dict[str, Any]] = []
