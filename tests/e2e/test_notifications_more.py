@@ -94,3 +94,66 @@ def test_room_list_shows_unread_notifications_live(open_page: Any, device: str) 
     unread = api(bob, "GET", "/api/v1/notifications?unread=true").json()
     assert busy not in unread["unread_by_room"]
     room_tab.close()
+
+
+PROMPT = "Get a notification on this device when meetings change?"
+
+
+def push_prompt(page: Any) -> Any:
+    return page.get_by_role("region", name=PROMPT)
+
+
+def test_push_is_offered_after_the_first_booking_and_not_now_is_remembered(
+    open_page: Any, device: str
+) -> None:
+    alice, bob = open_page(time_zone="UTC"), open_page(time_zone="UTC")
+    sign_up_by_api(alice, "Alice Offer")
+    bob_email = sign_up_by_api(bob, "Bob Offer")
+    room_id = shared_room(alice, bob_email, "Offer")
+    alice.goto("/")
+    wait_ready(alice)
+
+    # Bob books Alice's times through the scheduling window: the offer follows on his page...
+    bob.context.grant_permissions(["notifications"])
+    bob.goto(f"/rooms/{room_id}?invite={offer_times(alice, room_id)}")
+    wait_ready(bob)
+    dialog = bob.get_by_role("dialog")
+    day = dialog.get_by_role("button", name=re.compile("available")).first
+    expect(day).to_be_visible()
+    day.click()
+    dialog.locator(".time-button").first.click()
+    dialog.get_by_role("button", name="Confirm").click()
+    expect(dialog.get_by_text("You are booked")).to_be_visible()
+    dialog.get_by_role("button", name="Done").click()
+    expect(push_prompt(bob)).to_be_visible()
+    expect(push_prompt(bob).get_by_role("button", name="Turn on")).to_be_visible()
+
+    # ...and on Alice's, whose time was booked (live), without blocking her page.
+    expect(push_prompt(alice)).to_be_visible()
+    expect(push_prompt(alice)).to_have_count(1)
+    assert_accessible(alice, "push offer")
+    push_prompt(alice).get_by_role("button", name="Not now").click()
+    expect(push_prompt(alice)).to_have_count(0)
+
+    # "Not now" is remembered: the next booking of hers brings her no offer, even reloaded.
+    alice.reload()
+    wait_ready(alice)
+    book(bob, offer_times(alice, room_id), days=3)
+    expect(marker(alice, room_id)).to_have_text("2 unread")  # the booking did arrive
+    expect(push_prompt(alice)).to_have_count(0)
+
+    # Bob turns it on: with the permission granted, this device's subscription is registered
+    # (headless Chromium may have no push service to subscribe with: then it says so).
+    push_prompt(bob).get_by_role("button", name="Turn on").click()
+    done = push_prompt(bob).get_by_text("Notifications are on for this device.")
+    failed = push_prompt(bob).get_by_role("alert")
+    expect(done.or_(failed.filter(has_text=re.compile(".")))).to_be_visible()
+    if done.is_visible():
+        stored = bob.evaluate("localStorage.getItem('parlay.push.subscription')")
+        assert stored, "no subscription id kept"
+        removed = api(bob, "DELETE", f"/api/v1/me/push-subscriptions/{stored}")
+        assert removed.status == 204, removed.text()  # the server had it
+    else:  # no push here: the offer says why and stays, to try again
+        expect(push_prompt(bob).get_by_role("button", name="Turn on")).to_be_enabled()
+        # Chromium's own console line about that, not a fault of the page.
+        bob.problems[:] = [p for p in bob.problems if "support the Push API in incognito" not in p]

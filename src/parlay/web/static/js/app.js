@@ -6,6 +6,7 @@ import * as live from './live.js';
 import { setupMenu } from './menu.js';
 import { RoomList } from './rooms.js';
 import './video_presence.js';
+import './push_offer.js'; // offers push once someone books a time of yours
 
 const main = document.getElementById('main');
 const roomId = main.dataset.roomId || '';

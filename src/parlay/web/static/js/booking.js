@@ -569,6 +569,7 @@ Object.assign(steps, {
           ? await api('POST', `/api/v1/meetings/${encodeURIComponent(s.meeting.id)}/reschedule`, { start: slot.start, reason: reason.value.trim() || null })
           : await api('POST', `/api/v1/invites/${encodeURIComponent(s.invite.id)}/book`, { start: slot.start }, { headers: { 'Idempotency-Key': uuid() } });
         go('book-done', { session: s, meeting });
+        if (!resched) import('./push_offer.js').then((m) => m.offerPush()).catch((e) => console.error(e)); // issue 12
         return;
       } catch (err) {
         const code = err instanceof ApiError ? err.code : '';
