@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
+from pydantic import StringConstraints, TypeAdapter
 
 from parlay.domain.errors import InvalidInput
 from parlay.services import bookings, invites, meetings, typical_availability
+from parlay.services.context import Context
 from parlay.services.scheduling_views import InviteRead, MeetingRead
-from parlay.web.deps import CtxDep, UserDep
+from parlay.web.deps import CtxDep, UserDep, require_user
 from parlay.web.pagination import CursorParam, Limit, decode_cursor, encode_cursor
+from parlay.web.query_params import openapi_parameters, path_param, query_value
 from parlay.web.schemas.scheduling import (
     AvailabilityIn,
     BookIn,
@@ -24,11 +27,62 @@ from parlay.web.schemas.scheduling import (
 )
 
 router = APIRouter(prefix="/api/v1", tags=["scheduling"])
-TzParam = Annotated[str | None, Query(max_length=64)]
 IdempotencyKey = Annotated[
     str | None,
     Header(alias="Idempotency-Key", min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$"),
 ]
+
+
+# The two reads people poll most (each change of week or day in the picker) come first, and
+# read their parameters by hand (parlay.web.query_params says why): same types, same 422s.
+_DAY = TypeAdapter(Day)
+_TZ = TypeAdapter(Annotated[str, StringConstraints(max_length=64)])
+_DAY_SCHEMA = {"type": "string", "format": "date"}
+_TZ_SCHEMA = {"type": "string", "maxLength": 64}
+
+
+@router.get(
+    "/invites/{invite_id}/dates",
+    openapi_extra=openapi_parameters(
+        ["invite_id"],
+        {"from": (_DAY_SCHEMA, True), "to": (_DAY_SCHEMA, True), "tz": (_TZ_SCHEMA, False)},
+    ),
+)
+async def invite_dates(request: Request) -> Response:
+    user = await require_user(request)
+    first = query_value(request, "from", _DAY)
+    last = query_value(request, "to", _DAY)
+    tz = query_value(request, "tz", _TZ, required=False)
+    ctx: Context = request.app.state.ctx
+    found = await invites.list_dates(ctx, user, path_param(request, "invite_id"), first, last, tz)
+    return JSONResponse({"dates": [d.isoformat() for d in found]})
+
+
+@router.get(
+    "/invites/{invite_id}/slots",
+    openapi_extra=openapi_parameters(
+        ["invite_id"], {"date": (_DAY_SCHEMA, True), "tz": (_TZ_SCHEMA, False)}
+    ),
+)
+async def invite_slots(request: Request) -> Response:
+    user = await require_user(request)
+    day = query_value(request, "date", _DAY)
+    tz = query_value(request, "tz", _TZ, required=False)
+    ctx: Context = request.app.state.ctx
+    zone, found = await invites.list_slots(ctx, user, path_param(request, "invite_id"), day, tz)
+    return JSONResponse(
+        {
+            "time_zone": zone.key,
+            "slots": [
+                {
+                    "start": s.start.astimezone(zone).isoformat(),
+                    "end": s.end.astimezone(zone).isoformat(),
+                    "viewer_busy": busy,
+                }
+                for s, busy in found
+            ],
+        }
+    )
 
 
 @router.get("/me/availability")
@@ -60,41 +114,6 @@ async def create_invite(room_id: str, body: InviteIn, ctx: CtxDep, user: UserDep
 @router.get("/invites/{invite_id}", response_model=InviteRead)
 async def get_invite(invite_id: str, ctx: CtxDep, user: UserDep) -> InviteRead:
     return await invites.get_invite(ctx, user, invite_id)
-
-
-@router.get("/invites/{invite_id}/dates")
-async def invite_dates(
-    invite_id: str,
-    ctx: CtxDep,
-    user: UserDep,
-    first: Annotated[Day, Query(alias="from")],
-    last: Annotated[Day, Query(alias="to")],
-    tz: TzParam = None,
-) -> dict[str, list[str]]:
-    found = await invites.list_dates(ctx, user, invite_id, first, last, tz)
-    return {"dates": [d.isoformat() for d in found]}
-
-
-@router.get("/invites/{invite_id}/slots")
-async def invite_slots(
-    invite_id: str,
-    ctx: CtxDep,
-    user: UserDep,
-    day: Annotated[Day, Query(alias="date")],
-    tz: TzParam = None,
-) -> dict[str, Any]:
-    zone, found = await invites.list_slots(ctx, user, invite_id, day, tz)
-    return {
-        "time_zone": zone.key,
-        "slots": [
-            {
-                "start": s.start.astimezone(zone).isoformat(),
-                "end": s.end.astimezone(zone).isoformat(),
-                "viewer_busy": busy,
-            }
-            for s, busy in found
-        ],
-    }
 
 
 @router.post("/invites/{invite_id}/book", status_code=201, response_model=MeetingRead)
