@@ -30,8 +30,21 @@ function ensureRegion() {
 }
 
 function layout() {
-  const busy = Boolean(noticeEl.childElementCount || bannersEl.childElementCount);
+  // The notice and banner slots, plus any prompt put in the strip (showInStrip).
+  const busy = Boolean(noticeEl.childElementCount || bannersEl.childElementCount || region.childElementCount > 2);
   document.body.classList.toggle('has-calendar-status', busy);
+}
+
+/** Put a small prompt in the strip under the top bar, in the page's flow so it never covers
+ * the controls below it; returns the function that takes it away. */
+export function showInStrip(element) {
+  ensureRegion();
+  region.append(element);
+  layout();
+  return () => {
+    element.remove();
+    layout();
+  };
 }
 
 /** Show a notice (kind: "ok" or "error") until it is dismissed. */

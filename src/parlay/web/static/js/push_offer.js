@@ -6,9 +6,11 @@
 import { h } from './dom.js';
 import * as live from './live.js';
 import { enablePush, pushEnabled, pushSupported } from './push_client.js';
+import { showInStrip } from './calendar_status.js';
 
 const ANSWER = 'parlay.push.offer'; // 'on' | 'not-now'
 let shown = null;
+let hide = null;
 
 function remember(answer) {
   try {
@@ -27,8 +29,9 @@ function answered() {
 }
 
 function close() {
-  shown?.remove();
+  hide?.();
   shown = null;
+  hide = null;
 }
 
 function render() {
@@ -74,7 +77,7 @@ export async function offerPush() {
   }
   if (shown) return;
   shown = render();
-  document.body.append(shown);
+  hide = showInStrip(shown);
 }
 
 live.subscribe('notification.created', (note) => {
