@@ -8,7 +8,7 @@ import asyncio
 import logging
 from collections import defaultdict
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from sqlalchemy import ColumnElement, and_, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,6 +26,32 @@ class BusySource(Protocol):
     """Something that knows when a user is busy (a linked calendar, say)."""
 
     async def busy(self, user_id: str, window: Interval) -> list[Interval]: ...
+
+
+class BusySnapshot(Protocol):
+    """A source's busy time for one user as of one moment: it never changes, and two
+    snapshots with equal ``key`` hold the same intervals (so availability can memoize on
+    ``key`` instead of hashing hundreds of intervals)."""
+
+    @property
+    def key(self) -> int: ...
+
+    def overlapping(self, window: Interval) -> list[Interval]: ...
+
+
+class SnapshotBusySource(BusySource, Protocol):
+    async def snapshot(self, user_id: str) -> BusySnapshot: ...
+
+
+class _Empty:
+    key = -1
+
+    def overlapping(self, window: Interval) -> list[Interval]:
+        return []
+
+
+#: What a source that failed counts as (see ``_read_source``).
+NO_BUSY: BusySnapshot = _Empty()
 
 
 class InMemoryBusySource:
@@ -55,6 +81,29 @@ async def _read_source(source: BusySource, user_id: str, window: Interval) -> li
     except Exception as exc:
         log.warning("busy source %s failed: %s", type(source).__name__, type(exc).__name__)
         return []
+
+
+async def _read_snapshot(source: SnapshotBusySource, user_id: str) -> BusySnapshot:
+    """As ``_read_source``: a source that fails or dawdles counts as none (logged)."""
+    try:
+        async with asyncio.timeout(SOURCE_TIMEOUT):
+            return await source.snapshot(user_id)
+    except Exception as exc:
+        log.warning("busy source %s failed: %s", type(source).__name__, type(exc).__name__)
+        return NO_BUSY
+
+
+async def external_snapshots(
+    sources: list[BusySource], user_id: str
+) -> tuple[BusySnapshot, ...] | None:
+    """Snapshots of every source's busy time for ``user_id``, or None if some source cannot
+    take one (then ask ``external_busy``)."""
+    if not all(hasattr(s, "snapshot") for s in sources):
+        return None
+    snapshot_sources = cast(list[SnapshotBusySource], sources)
+    if len(sources) == 1:
+        return (await _read_snapshot(snapshot_sources[0], user_id),)
+    return tuple(await asyncio.gather(*(_read_snapshot(s, user_id) for s in snapshot_sources)))
 
 
 async def external_busy(

@@ -19,10 +19,11 @@ and a read costs one small query of those stamps while nothing changed.
 from __future__ import annotations
 
 import bisect
+import itertools
 import secrets
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, delete, insert, select, true, update
@@ -53,21 +54,28 @@ _BLOCKS = DirectQuery(
 )
 #: How many busy blocks a node keeps in memory (~20 MB; the least recently read users go first).
 BLOCKS_CACHED = 100_000
+_SERIALS = itertools.count(1)
 
 
 @dataclass(frozen=True)
 class _Mirror:
-    """One user's stored blocks, sorted by start, as of ``stamps``."""
+    """One user's stored blocks, sorted by start, as of ``stamps``.  Never changed once
+    built, so ``key`` (unique in this process) stands for its blocks: a ``BusySnapshot``."""
 
     stamps: frozenset[tuple[int, str | None]]
     starts: list[datetime]
     blocks: list[Interval]
     longest: timedelta
+    key: int = field(default_factory=lambda: next(_SERIALS))
 
     def overlapping(self, window: Interval) -> list[Interval]:
         first = bisect.bisect_right(self.starts, window.start - self.longest)
         last = bisect.bisect_left(self.starts, window.end)
         return [b for b in self.blocks[first:last] if b.end > window.start]
+
+
+#: The snapshot of someone with no calendar that counts.
+_NOTHING = _Mirror(frozenset(), [], [], timedelta(0), key=0)
 
 
 class StoredCalendarBusy:
@@ -80,10 +88,15 @@ class StoredCalendarBusy:
         self._blocks = 0
 
     async def busy(self, user_id: str, window: Interval) -> list[Interval]:
+        return (await self.snapshot(user_id)).overlapping(window)
+
+    async def snapshot(self, user_id: str) -> _Mirror:
+        """The user's blocks as stored now (one small query of their stamps while nothing
+        changed)."""
         rows = await self._db.direct.fetch(_STAMPS, user_id=user_id)
         if not rows:
             self._forget(user_id)
-            return []
+            return _NOTHING
         stamps = frozenset((row["id"], row["mirror_stamp"]) for row in rows)
         mirror = self._cached.get(user_id)
         if mirror is None or mirror.stamps != stamps:
@@ -102,7 +115,7 @@ class StoredCalendarBusy:
             while self._blocks > self._blocks_cached and len(self._cached) > 1:
                 self._forget(next(iter(self._cached)))
         self._cached.move_to_end(user_id)
-        return mirror.overlapping(window)
+        return mirror
 
     def _forget(self, user_id: str) -> None:
         gone = self._cached.pop(user_id, None)

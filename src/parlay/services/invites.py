@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Hashable, Mapping
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from functools import lru_cache
-from typing import Any
+from typing import Any, Generic, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, func, select
@@ -25,7 +25,13 @@ from parlay.domain.slots import (
     minute_ceiling,
 )
 from parlay.services.access import access_invite, access_room, membership
-from parlay.services.busy import busy_condition, external_busy, viewer_busy
+from parlay.services.busy import (
+    BusySnapshot,
+    busy_condition,
+    external_busy,
+    external_snapshots,
+    viewer_busy,
+)
 from parlay.services.context import Context
 from parlay.services.messages import add_message, emit_message_updated
 from parlay.services.scheduling_views import InviteRead, invite_read
@@ -148,9 +154,38 @@ _AVAILABILITY = DirectQuery(
 _BUSY_MARGIN = timedelta(minutes=max(DURATIONS))
 
 
+@dataclass(frozen=True)
+class _Availability:
+    """An invite's terms and its host's busy time around a window: their Parlay meetings, and
+    either snapshots of the external sources or (a source that takes none) their intervals."""
+
+    terms: InviteTerms
+    meeting_id: str | None
+    busy_window: Interval
+    meetings: tuple[Interval, ...]
+    snapshots: tuple[BusySnapshot, ...] | None
+    external: tuple[Interval, ...]
+
+    def busy(self) -> tuple[Interval, ...]:
+        if self.snapshots is None:
+            return self.meetings + self.external
+        found = list(self.meetings)
+        for snapshot in self.snapshots:
+            found += snapshot.overlapping(self.busy_window)
+        return tuple(found)
+
+    def memo_key(self) -> Hashable | None:
+        """What the busy time depends on, small enough to hash on every request; None when
+        it would not be (the engine then runs afresh)."""
+        if len(self.meetings) + len(self.external) > _MEMO_MAX_BUSY:
+            return None
+        sources = None if self.snapshots is None else tuple(s.key for s in self.snapshots)
+        return (self.terms, self.meetings, sources, self.external, self.busy_window)
+
+
 async def _availability(
     ctx: Context, user: User, invite_id: str, window: Interval
-) -> tuple[InviteTerms, list[Interval], str | None]:
+) -> _Availability:
     """The terms of an open or booked invite and its host's busy time around ``window``.
     A direct read (parlay.db.direct), outside any transaction: a booking that lands just
     before it is seen, one that lands just after is caught when the slot is booked (booking
@@ -169,19 +204,52 @@ async def _availability(
     invite = rows[0]
     if invite["status"] == "withdrawn":
         raise InviteClosed()
-    terms = _terms(invite)
-    busy = [Interval(row["start"], row["end"]) for row in rows if row["start"] is not None]
-    busy += await external_busy(ctx.busy_sources, invite["host_id"], busy_window)
-    return terms, busy, invite["meeting_id"]
+    meetings = tuple(Interval(r["start"], r["end"]) for r in rows if r["start"] is not None)
+    host = invite["host_id"]
+    snapshots = await external_snapshots(ctx.busy_sources, host)
+    external = (
+        ()
+        if snapshots is not None
+        else tuple(await external_busy(ctx.busy_sources, host, busy_window))
+    )
+    return _Availability(
+        _terms(invite), invite["meeting_id"], busy_window, meetings, snapshots, external
+    )
 
 
-# ``_dates`` and ``_slots`` are the slot engine memoized on its exact inputs, with ``now``
-# rounded up to its minute (the engine cannot tell instants of one minute apart, see
-# ``minute_ceiling``): people looking at one invite within a minute share a computation.
-# Hosts with more busy intervals than ``_MEMO_MAX_BUSY`` in the window are computed afresh
-# each time, so the memo's keys stay small (at most ~512 x 500 intervals; a linked calendar
-# with a dozen events a day has ~350 in a month, and the mirror shares those Interval objects).
+# The slot engine is memoized on what its inputs depend on (``_Availability.memo_key``: the
+# invite's terms, the host's meetings, the external sources' snapshot keys), the window, the
+# viewer's zone and ``now`` rounded up to its minute (the engine cannot tell instants of one
+# minute apart, see ``minute_ceiling``): people looking at one invite within a minute share a
+# computation.  A booking changes the meetings read, a calendar sync or disconnect the
+# snapshot, so the next read after either misses.  Hosts with more than ``_MEMO_MAX_BUSY``
+# meetings (or intervals from a source without snapshots) in the window are computed afresh.
 _MEMO_MAX_BUSY = 500
+_MEMO_KEPT = 512
+
+T = TypeVar("T")
+
+
+class _Memo(Generic[T]):
+    """At most ``_MEMO_KEPT`` results by key; the oldest goes first."""
+
+    def __init__(self) -> None:
+        self._found: dict[Hashable, T] = {}
+
+    def get(self, key: Hashable | None, compute: Callable[[], T]) -> T:
+        if key is None:
+            return compute()
+        found = self._found.get(key)
+        if found is None:
+            found = compute()
+            if len(self._found) >= _MEMO_KEPT:
+                self._found.pop(next(iter(self._found)), None)
+            self._found[key] = found
+        return found
+
+
+_DATES: _Memo[tuple[date, ...]] = _Memo()
+_SLOTS: _Memo[tuple[Interval, ...]] = _Memo()
 
 
 _EngineArgs = tuple[
@@ -214,24 +282,6 @@ def _engine_args(
     )
 
 
-@lru_cache(maxsize=512)
-def _dates(
-    terms: InviteTerms,
-    busy: tuple[Interval, ...],
-    now: datetime,
-    window: Interval,
-    viewer: ZoneInfo,
-) -> tuple[date, ...]:
-    return tuple(compute_invite_dates(*_engine_args(terms, busy, now, window), viewer))
-
-
-@lru_cache(maxsize=512)
-def _slots(
-    terms: InviteTerms, busy: tuple[Interval, ...], now: datetime, window: Interval
-) -> tuple[Interval, ...]:
-    return tuple(compute_invite_slots(*_engine_args(terms, busy, now, window)))
-
-
 def _viewer_zone(user: User, tz: str | None) -> ZoneInfo:
     return parse_time_zone(tz if tz is not None else user.time_zone, field="tz")
 
@@ -250,9 +300,17 @@ async def list_dates(
         compute_local_day_window(first, zone).start,
         compute_local_day_window(last + timedelta(days=1), zone).start,
     )
-    terms, busy, _meeting = await _availability(ctx, user, invite_id, window)
-    dates = _dates if len(busy) <= _MEMO_MAX_BUSY else _dates.__wrapped__
-    return list(dates(terms, tuple(busy), minute_ceiling(ctx.now()), window, zone))
+    found = await _availability(ctx, user, invite_id, window)
+    now = minute_ceiling(ctx.now())
+    key = found.memo_key()
+    return list(
+        _DATES.get(
+            None if key is None else (key, now, window, zone),
+            lambda: tuple(
+                compute_invite_dates(*_engine_args(found.terms, found.busy(), now, window), zone)
+            ),
+        )
+    )
 
 
 async def list_slots(
@@ -263,9 +321,18 @@ async def list_slots(
     zone = _viewer_zone(user, tz)
     _check_date(day, "date")
     window = compute_local_day_window(day, zone)
-    terms, busy, own_meeting = await _availability(ctx, user, invite_id, window)
-    slots = _slots if len(busy) <= _MEMO_MAX_BUSY else _slots.__wrapped__
-    found = slots(terms, tuple(busy), minute_ceiling(ctx.now()), window)
+    availability = await _availability(ctx, user, invite_id, window)
+    own_meeting = availability.meeting_id
+    now = minute_ceiling(ctx.now())
+    key = availability.memo_key()
+    found = _SLOTS.get(
+        None if key is None else (key, now, window),
+        lambda: tuple(
+            compute_invite_slots(
+                *_engine_args(availability.terms, availability.busy(), now, window)
+            )
+        ),
+    )
     mine = await viewer_busy(
         ctx.db,
         ctx.busy_sources,
