@@ -57,7 +57,7 @@ def dev(host: str = "127.0.0.1", port: int = 8000) -> None:
 
 def _serve(host: str, port: int) -> None:
     from parlay.main import create_app
-    from parlay.web.server import http_protocol
+    from parlay.web.server import http_protocol, websocket_options
 
     # Without PARLAY_BASE_URL, join links and calendar files point at the address served here.
     settings = _settings_or_exit().for_listen_address(host, port)
@@ -78,6 +78,7 @@ def _serve(host: str, port: int) -> None:
         proxy_headers=False,
         # Closes connections that dawdle over their request headers (slowloris).
         http=http_protocol(settings.header_timeout_seconds),
+        **websocket_options(),
     )
 
 

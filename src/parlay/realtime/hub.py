@@ -23,6 +23,8 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from parlay.realtime.lean_queue import LeanQueue
+
 log = logging.getLogger(__name__)
 
 
@@ -48,7 +50,7 @@ class Subscription:
         self.overflowed = False
         #: Its credential ended (logout, revoked token): the socket must close.
         self.ended = False
-        self._queue: asyncio.Queue[LiveEvent | None] = asyncio.Queue()
+        self._queue: LeanQueue[LiveEvent | None] = LeanQueue()  # empty: no deque, no waiters
         self._max_backlog = max_backlog
 
     def end(self) -> None:

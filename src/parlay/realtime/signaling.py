@@ -15,7 +15,6 @@ knock and admit live in ``parlay.services.video``; this module only moves frames
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import uuid
@@ -25,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from parlay.realtime.broker import Broker
+from parlay.realtime.lean_queue import LeanQueue
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ class Channel:
         self.admitted = False  # a guest a member let in
         self.overflowed = False
         self.closed = False
-        self._queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+        self._queue: LeanQueue[dict[str, Any] | None] = LeanQueue()  # one per socket: lean
 
     def put(self, frame: dict[str, Any]) -> None:
         if self.closed or self.overflowed:

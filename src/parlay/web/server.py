@@ -17,6 +17,9 @@ from typing import Any
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol  # uvicorn[standard]
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+
+from parlay.realtime.lean_queue import LeanQueue
 
 
 class _HeaderDeadline:
@@ -91,3 +94,49 @@ def http_protocol(header_timeout: float, kind: str = "auto") -> type[asyncio.Pro
     with ``kind="h11"``, h11."""
     base: type[Any] = H11HeaderDeadline if kind == "h11" else HttpToolsHeaderDeadline
     return type(base.__name__, (base,), {"header_timeout": header_timeout})
+
+
+#: The largest WebSocket message a client may send.  ``parlay.web.ws`` refuses frames above
+#: 64 KiB anyway (code 1003); the protocol refuses what is far beyond that (1009) before
+#: buffering it, instead of uvicorn's 16 MiB per socket.
+WS_MAX_MESSAGE = 128 * 1024
+
+
+def websocket_options() -> dict[str, Any]:
+    """uvicorn's WebSocket settings (``uvicorn.run(..., **websocket_options())``).
+
+    Per-message deflate is off: each socket that negotiates it holds two zlib contexts
+    (~40-60 KiB), more than everything else a socket holds, to compress frames of a few hundred
+    bytes on loopback or behind a proxy that compresses anyway.  The protocol is uvicorn's
+    sans-I/O ``websockets`` one (no per-socket task of its own, unlike the legacy
+    ``websockets`` one), slimmed by ``LeanWebSocketProtocol``; pings every 20 s find dead
+    peers.
+    """
+    return {
+        "ws": LeanWebSocketProtocol,
+        "ws_per_message_deflate": False,
+        "ws_max_size": WS_MAX_MESSAGE,
+        "ws_ping_interval": 20.0,
+        "ws_ping_timeout": 20.0,
+    }
+
+
+class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
+    """uvicorn's sans-I/O WebSocket protocol, minus what an open socket never uses again.
+
+    Its incoming-frame queue is a ``LeanQueue`` (uvicorn only puts, gets from the one ASGI
+    task, and asks ``empty()``), and the handshake's request and response (their headers,
+    parsed twice) are let go once the handshake is answered: only ``send`` before the
+    handshake completes and ``handle_connect`` read them.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.queue = LeanQueue()  # type: ignore[assignment]
+
+    async def send(self, message: Any) -> None:
+        await super().send(message)
+        if self.handshake_complete:
+            # Attributes uvicorn sets in handle_connect; absent once dropped.
+            self.__dict__.pop("request", None)
+            self.__dict__.pop("response", None)

@@ -1,0 +1,94 @@
+"""What an open WebSocket holds, served with production's settings (``websocket_options``):
+no per-message deflate (two zlib contexts a socket), a bounded message size, a bounded number
+of tasks per socket that all end with it.  Behaviour stays: live events, ping/pong.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import uvicorn
+import websockets
+from websockets.exceptions import ConnectionClosed
+
+from parlay.web.server import WS_MAX_MESSAGE, websocket_options
+from tests.conftest import Person
+from tests.web.test_live import next_of_type, post, token_of
+
+
+@pytest.fixture
+async def lean_server(app: Any) -> AsyncIterator[str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, lifespan="off", log_level="warning", **websocket_options()
+    )
+    srv = uvicorn.Server(config)
+    task = asyncio.create_task(srv.serve())
+    while not srv.started:  # noqa: ASYNC110 (uvicorn exposes a flag, not an event)
+        await asyncio.sleep(0.01)
+    yield f"127.0.0.1:{port}"
+    srv.should_exit = True
+    await task
+
+
+async def _open(server: str, token: str) -> Any:
+    # The client offers permessage-deflate (websockets does by default, as browsers do).
+    ws = await websockets.connect(
+        f"ws://{server}/api/v1/ws",
+        additional_headers={"Authorization": f"Bearer {token}"},
+        ping_interval=None,  # no client keepalive task: the count below is the server's
+    )
+    assert json.loads(await asyncio.wait_for(ws.recv(), 5))["type"] == "hello"
+    return ws
+
+
+async def test_no_deflate_and_live_events_still_flow(
+    lean_server: str, room: dict[str, Any], alice: Person, bob: Person
+) -> None:
+    ws = await _open(lean_server, await token_of(bob))
+    assert ws.response.headers.get("Sec-WebSocket-Extensions") is None
+    sent = await post(alice, room["id"], "uncompressed")
+    assert (await next_of_type(ws, "message.created"))["data"] == sent
+    await ws.send(json.dumps({"type": "ping"}))
+    assert (await next_of_type(ws, "pong"))["type"] == "pong"
+    await ws.close()
+
+
+async def test_an_oversized_message_closes_only_that_socket(
+    lean_server: str, room: dict[str, Any], alice: Person, bob: Person
+) -> None:
+    token = await token_of(bob)
+    big, good = await _open(lean_server, token), await _open(lean_server, token)
+    await big.send(json.dumps({"type": "ping", "pad": "x" * (WS_MAX_MESSAGE + 1)}))
+    with pytest.raises(ConnectionClosed) as closed:
+        await asyncio.wait_for(big.recv(), 5)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009  # message too big
+    sent = await post(alice, room["id"], "still here")
+    assert (await next_of_type(good, "message.created"))["data"] == sent
+    await good.close()
+
+
+async def test_tasks_per_socket_are_bounded_and_end_with_it(
+    lean_server: str, room: dict[str, Any], bob: Person
+) -> None:
+    token = await token_of(bob)
+    await asyncio.sleep(0.1)
+    before = len(asyncio.all_tasks())
+    sockets = [await _open(lean_server, token) for _ in range(5)]
+    await asyncio.sleep(0.1)
+    # The ASGI task and the live-event and signaling senders; nothing per frame or per event.
+    assert len(asyncio.all_tasks()) - before <= 3 * len(sockets)
+    for ws in sockets:
+        await ws.close()
+    for _ in range(100):  # the server notices each close; no task outlives its socket
+        if len(asyncio.all_tasks()) <= before:
+            break
+        await asyncio.sleep(0.05)
+    assert len(asyncio.all_tasks()) <= before
