@@ -31,6 +31,7 @@ BENCHES: list[str] = [
     "slot_engine",  # domain: slot computation vs Cal.com (pure CPU)
     "http_latency",  # dates vs healthz: one warm caller, and 200 callers over 200 invites
     "ws_delivery",  # posts/s and delivery over 500 WebSockets: SQLite, PostgreSQL, 2 nodes + Redis
+    "ws_fanout",  # raw websockets echo + broadcast to 1,000 vs Parlay ping/pong + a 1,000-member room
     "booking_throughput",  # 50 simultaneous bookers across 10 hosts: bookings/s, no 5xx, no overlap
     "calendar_sync",  # dates with 1,000 mirrored busy events vs healthz; full/incremental sync times
     "video_join",  # Join to first remote frame (p50 of 10), mesh and Janus; server CPU per join
