@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import json
 import os
+import signal
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -49,6 +50,7 @@ def _start(name: str, database_url: str, tmp_path: Path) -> Node:
         PARLAY_RATE_LIMITS="off",
         PARLAY_SECRET_KEY="two-nodes-video-secret",  # one key: a guest pass works on both
         PARLAY_DATA_DIR=str(tmp_path / f"data-{name}"),
+        PARLAY_VIDEO_HEARTBEAT_SECONDS="0.5",  # a crashed node's peers drop within seconds
     )
     port = _free_port()
     log = tmp_path / f"node-{name}.log"
@@ -159,3 +161,58 @@ async def test_a_call_spans_two_nodes(video_nodes: tuple[Node, Node]) -> None:
         assert sorted(p["name"] for p in peers) == ["Alice Adams", "Bob Brown"]
         await g.send("video.answer", to=alice_id, sdp=SDP)
         assert (await a.expect("video.answer"))["name"] == "Gina Guest"
+
+
+async def _booked_call(node_a: Node, node_b: Node) -> tuple[User, User, str]:
+    """Alice (signed up on A) and Bob (on B) share a room and a meeting whose call is open."""
+    alice = await _sign_up(node_a, "alice@example.com", "Alice Adams")
+    bob = await _sign_up(node_b, "bob@example.com", "Bob Brown")
+    room = await _api(
+        node_a, alice, "POST", "/api/v1/rooms", {"title": "Nodes", "member_emails": [bob.email]}
+    )
+    body = {"time_zone": "Europe/Berlin", "weekly": MORNINGS, "duration_minutes": 45}
+    invite = await _api(node_a, alice, "POST", f"/api/v1/rooms/{room['id']}/invites", body)
+    meeting = await _api(
+        node_b,
+        bob,
+        "POST",
+        f"/api/v1/invites/{invite['id']}/book",
+        {"start": "2026-12-01T09:45:00+01:00"},
+    )
+    async with httpx.AsyncClient(timeout=30, trust_env=False) as client:
+        for node in (node_a, node_b):
+            r = await client.post(f"{node.http}/api/v1/test/clock", json={"now": OPEN})
+            assert r.status_code == 204, r.text
+    return alice, bob, str(meeting["join_url"].rsplit("/", 1)[1])
+
+
+async def test_peers_of_a_crashed_node_leave_the_call(video_nodes: tuple[Node, Node]) -> None:
+    """Bob's node is killed without a word: Alice, on the other node, sees him leave the call
+    and the meeting's presence without him (no ghost tile until the call empties)."""
+    node_a, node_b = video_nodes
+    alice, bob, join = await _booked_call(node_a, node_b)
+    async with contextlib.AsyncExitStack() as stack:
+        a = Peer(await stack.enter_async_context(connect(node_a.ws, additional_headers=alice.auth)))
+        b = Peer(await stack.enter_async_context(connect(node_b.ws, additional_headers=bob.auth)))
+        await a.send("video.join", join_token=join)
+        await a.expect("video.joined")
+        await b.send("video.join", join_token=join)
+        bob_id = (await b.expect("video.joined"))["peer_id"]
+        assert (await a.expect("video.peer_joined"))["peer_id"] == bob_id
+
+        os.killpg(node_b.proc.pid, signal.SIGKILL)
+        node_b.proc.wait(timeout=10)
+
+        async with asyncio.timeout(30):  # a deadline for the poll, many heartbeats long
+            while True:
+                got = json.loads(await a.ws.recv())
+                if got["type"] == "video.peer_left":
+                    assert got["data"]["peer_id"] == bob_id
+                    break
+        async with asyncio.timeout(30):
+            while True:
+                got = json.loads(await a.ws.recv())
+                if got["type"] == "video.presence":
+                    people = [p["name"] for p in got["data"]["participants"]]
+                    if people == ["Alice Adams"]:
+                        break

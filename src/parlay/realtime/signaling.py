@@ -7,6 +7,13 @@ node delivers its own share at once and publishes the envelope; every other node
 its own sockets.  Each node also mirrors, from the envelopes, who is in each call and who waits
 in each lobby (``roster``, ``lobby``), so rules can be checked where a frame arrives.
 
+Nodes can die without a word (SIGKILL, a lost host), so each node with live peers announces
+them every ``heartbeat_seconds`` (a *beat*: its whole share of every call and lobby).  A node
+not heard from for ``MISSED_BEATS`` intervals is gone: its peers leave every roster here, this
+node's sockets are told ``video.peer_left`` / ``video.lobby_closed``, and ``on_lost`` names the
+meetings whose presence changed.  A beat is also the truth about its sender's share, so a node
+that starts fresh (it says ``hello``; the others beat back at once) rebuilds its mirror from them.
+
 A receiving node delivers a peer-addressed frame only to a socket of that very meeting that is
 in the call (or, for lobby verdicts, waiting in its lobby): a peer cannot reach another
 meeting's peers, and a guest hears nothing before admission.  The rules about *who* may join,
@@ -15,8 +22,12 @@ knock and admit live in ``parlay.services.video``; this module only moves frames
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
+import os
+import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable
@@ -31,6 +42,19 @@ log = logging.getLogger(__name__)
 Role = Literal["member", "guest"]
 #: Frames a socket may have waiting before it is considered dead and closed.
 MAX_QUEUED = 1000
+#: Intervals a node may stay silent before its peers are dropped as gone.
+MISSED_BEATS = 3
+HEARTBEAT_ENV = "PARLAY_VIDEO_HEARTBEAT_SECONDS"
+DEFAULT_HEARTBEAT_SECONDS = 10.0
+
+
+def heartbeat_from_env() -> float:
+    """The beat interval: ``PARLAY_VIDEO_HEARTBEAT_SECONDS`` (tests shorten it), else 10 s."""
+    try:
+        seconds = float(os.environ.get(HEARTBEAT_ENV, DEFAULT_HEARTBEAT_SECONDS))
+    except ValueError:
+        return DEFAULT_HEARTBEAT_SECONDS
+    return seconds if seconds >= 0.05 else DEFAULT_HEARTBEAT_SECONDS
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,14 +126,73 @@ class Relay:
     on_declined: Callable[[Channel], None] | None = None
     #: Told for each socket of this node in a call that ended (a cancelled meeting).
     on_ended: Callable[[Channel], None] | None = None
+    #: Told the meetings whose roster lost the peers of a node gone silent.
+    on_lost: Callable[[set[str]], None] | None = None
+    heartbeat_seconds: float = field(default_factory=heartbeat_from_env)
+    #: peer id -> the node it is on (for every peer in ``roster`` and ``lobby``).
+    _origin: dict[str, str] = field(default_factory=dict)
+    #: node -> monotonic time it was last heard; node -> newest envelope number heard.
+    _heard_at: dict[str, float] = field(default_factory=dict)
+    _seq_seen: dict[str, int] = field(default_factory=dict)
+    _seq: int = 0
+    _ticker: asyncio.Task[None] | None = None
+    _replies: set[asyncio.Task[None]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.broker.on_signal(self._heard)
+
+    def _start_ticking(self) -> None:
+        """The beat starts with the first socket (a running loop is needed for it)."""
+        if self._ticker is None:
+            self._ticker = asyncio.get_running_loop().create_task(self._tick())
+
+    async def close(self) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker
+            self._ticker = None
+
+    async def _tick(self) -> None:
+        await self._quietly({"k": "hello"})
+        while True:
+            await asyncio.sleep(self.heartbeat_seconds)
+            await self.beat()
+            self.sweep()
+
+    async def _quietly(self, envelope: dict[str, Any]) -> None:
+        try:
+            await self.publish(envelope)
+        except Exception:  # the next beat tries again; the loop must not die
+            log.warning("video heartbeat publish failed", exc_info=True)
+
+    async def beat(self) -> None:
+        """Announce this node's share of every call and lobby (nothing when it has none)."""
+        call: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        lobby: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for channel in self._channels.values():
+            if channel.meeting_id is None or channel.info is None:
+                continue
+            if channel.in_call:
+                call[channel.meeting_id].append(_info_dict(channel.info))
+            elif channel.waiting:
+                lobby[channel.meeting_id].append(_info_dict(channel.info))
+        if call or lobby:
+            await self._quietly({"k": "beat", "call": call, "lobby": lobby})
+
+    def sweep(self) -> None:
+        """Drop the peers of every node not heard from for ``MISSED_BEATS`` intervals."""
+        cutoff = time.monotonic() - MISSED_BEATS * self.heartbeat_seconds
+        for node in [n for n, at in self._heard_at.items() if at < cutoff]:
+            del self._heard_at[node]
+            self._seq_seen.pop(node, None)
+            self._drop_peers_of(node, set())
 
     # --- sockets -----------------------------------------------------------------------------
     def attach(self, user_id: str | None, address: str = "") -> Channel:
         channel = Channel(user_id, address)
         self._channels[channel.id] = channel
+        self._start_ticking()
         if user_id is not None:
             self._by_user[user_id].add(channel)
         return channel
@@ -127,7 +210,8 @@ class Relay:
     # --- what nodes tell each other -----------------------------------------------------------
     async def publish(self, envelope: dict[str, Any]) -> None:
         """Apply ``envelope`` here at once, then tell the other nodes."""
-        envelope = {**envelope, "n": self.node}
+        self._seq += 1
+        envelope = {**envelope, "n": self.node, "s": self._seq}
         self._apply(envelope)
         await self.broker.signal(json.dumps(envelope, separators=(",", ":")))
 
@@ -139,28 +223,42 @@ class Relay:
         if not isinstance(envelope, dict) or envelope.get("n") == self.node:
             return  # our own, already applied
         try:
-            self._apply(envelope)
+            if self._note_sender(envelope):
+                self._apply(envelope)
         except (KeyError, TypeError, ValueError):
             log.warning("dropped a malformed signal envelope")
+
+    def _note_sender(self, env: dict[str, Any]) -> bool:
+        """The sender is alive; False for a beat older than an envelope already applied (it
+        could bring back a peer that left since)."""
+        node, seq = str(env["n"]), int(env.get("s", 0))
+        self._heard_at[node] = time.monotonic()
+        newest = self._seq_seen.get(node, 0)
+        self._seq_seen[node] = max(newest, seq)
+        return not (env["k"] == "beat" and seq < newest)
 
     def _apply(self, env: dict[str, Any]) -> None:
         kind, meeting = env["k"], env.get("m", "")
         if kind == "joined":
             info = PeerInfo(**env["peer"])
             self.roster[meeting][info.id] = info
+            self._origin[info.id] = env["n"]
             self._to_call(meeting, frame("video.peer_joined", **info.public()), skip=info.id)
         elif kind == "left":
             peer_id = env["peer_id"]
             self.roster[meeting].pop(peer_id, None)
+            self._origin.pop(peer_id, None)
             self._prune(meeting)
             self._to_call(meeting, frame("video.peer_left", peer_id=peer_id))
         elif kind == "knock":
             info = PeerInfo(**env["peer"])
             self.lobby[meeting][info.id] = info
+            self._origin[info.id] = env["n"]
             self._to_call(meeting, frame("video.knock", **info.public()), members_only=True)
         elif kind == "lobby_left":  # admitted, declined or gone
             guest_id = env["peer_id"]
-            self.lobby[meeting].pop(guest_id, None)
+            if self.lobby[meeting].pop(guest_id, None) is not None:
+                self._origin.pop(guest_id, None)
             self._prune(meeting)
             self._to_verdict(meeting, guest_id, env.get("verdict"), env.get("retry_after"))
             closed = frame("video.lobby_closed", peer_id=guest_id, verdict=env.get("verdict"))
@@ -174,15 +272,65 @@ class Relay:
         elif kind == "call":
             self._to_call(meeting, env["frame"], skip=env.get("skip"))
         elif kind == "users":
-            for user_id in env["users"]:
-                for channel in self._by_user.get(user_id, ()):
-                    channel.put(env["frame"])
+            self.deliver_users(env["users"], env["frame"])
+        elif kind == "beat" and env["n"] != self.node:
+            self._rebuild(str(env["n"]), env["call"], env["lobby"])
+        elif kind == "hello" and env["n"] != self.node:  # a fresh node: tell it our share
+            task = asyncio.get_running_loop().create_task(self.beat())
+            self._replies.add(task)
+            task.add_done_callback(self._replies.discard)
+
+    def _rebuild(
+        self,
+        node: str,
+        call: dict[str, list[dict[str, Any]]],
+        lobby: dict[str, list[dict[str, Any]]],
+    ) -> None:
+        """A beat is ``node``'s whole share: peers we missed join our mirror quietly (only a
+        fresh node lacks them, and it has nobody in those calls to tell); peers it no longer
+        lists are gone, and told so."""
+        listed: set[str] = set()
+        for index, share in ((self.roster, call), (self.lobby, lobby)):
+            for meeting, peers in share.items():
+                for peer in peers:
+                    info = PeerInfo(**peer)
+                    listed.add(info.id)
+                    if info.id not in index[meeting]:
+                        index[meeting][info.id] = info
+                        self._origin[info.id] = node
+        self._drop_peers_of(node, listed)
+
+    def _drop_peers_of(self, node: str, keep: set[str]) -> None:
+        lost: set[str] = set()
+        for meeting, peers in list(self.roster.items()):
+            for peer_id in [p for p in peers if self._origin.get(p) == node and p not in keep]:
+                del peers[peer_id]
+                self._origin.pop(peer_id, None)
+                self._to_call(meeting, frame("video.peer_left", peer_id=peer_id))
+                lost.add(meeting)
+        for meeting, guests in list(self.lobby.items()):
+            for guest_id in [g for g in guests if self._origin.get(g) == node and g not in keep]:
+                del guests[guest_id]
+                self._origin.pop(guest_id, None)
+                closed = frame("video.lobby_closed", peer_id=guest_id, verdict=None)
+                self._to_call(meeting, closed, members_only=True)
+        for meeting in list(self.roster) + list(self.lobby):
+            self._prune(meeting)
+        if lost and self.on_lost is not None:
+            self.on_lost(lost)
+
+    def deliver_users(self, user_ids: list[str], out: dict[str, Any]) -> None:
+        """To this node's sockets of these users (no other node is told)."""
+        for user_id in user_ids:
+            for channel in self._by_user.get(user_id, ()):
+                channel.put(out)
 
     def _end_here(self, meeting: str, reason: str) -> None:
         """The call and lobby of ``meeting`` are over: this node's sockets in them are out
         (a member's socket may join another call later) and told ``video.ended``."""
-        self.roster.pop(meeting, None)
-        self.lobby.pop(meeting, None)
+        for index in (self.roster, self.lobby):
+            for peer_id in index.pop(meeting, {}):
+                self._origin.pop(peer_id, None)
         for channel in self._local(meeting):
             was_in_call = channel.in_call
             if not (was_in_call or channel.waiting or channel.admitted):

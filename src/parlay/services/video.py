@@ -87,6 +87,7 @@ class VideoService:
     def __post_init__(self) -> None:
         self.relay.on_declined = self.note_declined
         self.relay.on_ended = self._ended_here
+        self.relay.on_lost = self._peers_lost
         if self.janus_url:
             key = self.passes.derive(b"parlay janus room v1")
             self.backend = JanusBackend(self.relay, JanusClient(self.janus_url), key, self._lost)
@@ -95,6 +96,7 @@ class VideoService:
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def close(self) -> None:
+        await self.relay.close()
         await self.backend.close()
 
     # --- reading -------------------------------------------------------------------------------
@@ -335,6 +337,26 @@ class VideoService:
         """This node's share of an ended call: drop the media sessions of its sockets."""
         self._spawn(self.backend.exit(channel, last=True))
 
+    def _peers_lost(self, meetings: set[str]) -> None:
+        """Another node went silent and its peers left these calls: every node that noticed
+        tells its own sockets the new presence (so nobody hears it twice)."""
+        for meeting_id in meetings:
+            self._spawn(self._presence_here(meeting_id))
+
+    async def _presence_here(self, meeting_id: str) -> None:
+        async with self.ctx.db.read() as session:
+            meeting = await session.get(Meeting, meeting_id)
+            if meeting is None:
+                return
+            members = list(
+                (
+                    await session.scalars(
+                        select(RoomMember.user_id).where(RoomMember.room_id == meeting.room_id)
+                    )
+                ).all()
+            )
+        self.relay.deliver_users(members, self._presence_frame(meeting_id))
+
     def _spawn(self, work: Any) -> None:
         task = asyncio.create_task(work)
         self._tasks.add(task)
@@ -369,9 +391,11 @@ class VideoService:
                     )
                 ).all()
             )
+        await self.relay.to_users(members, self._presence_frame(meeting_id))
+
+    def _presence_frame(self, meeting_id: str) -> dict[str, Any]:
         people = [{"name": p.name, "role": p.role} for p in self.relay.participants(meeting_id)]
-        out = frame("video.presence", meeting_id=meeting_id, participants=people)
-        await self.relay.to_users(members, out)
+        return frame("video.presence", meeting_id=meeting_id, participants=people)
 
 
 def _guest_id(channel: Channel) -> str:
