@@ -216,3 +216,30 @@ async def test_peers_of_a_crashed_node_leave_the_call(video_nodes: tuple[Node, N
                     people = [p["name"] for p in got["data"]["participants"]]
                     if people == ["Alice Adams"]:
                         break
+
+
+async def test_a_declined_guest_cannot_knock_again_through_the_other_node(
+    video_nodes: tuple[Node, Node],
+) -> None:
+    """Declined on node B, the guest comes back through node A at once: still refused (the
+    block is shared through Redis, not kept by the node that saw the verdict)."""
+    node_a, node_b = video_nodes
+    alice, _bob, join = await _booked_call(node_a, node_b)
+    async with httpx.AsyncClient(timeout=30, trust_env=False) as client:
+        r = await client.post(f"{node_b.http}/m/{join}/guests", json={"name": "Dan Decline"})
+        assert r.status_code == 201, r.text
+        guest_pass = r.json()["token"]
+    async with contextlib.AsyncExitStack() as stack:
+        a = Peer(await stack.enter_async_context(connect(node_a.ws, additional_headers=alice.auth)))
+        await a.send("video.join", join_token=join)
+        await a.expect("video.joined")
+        async with connect(f"{node_b.ws}?guest={guest_pass}") as ws:
+            g = Peer(ws)
+            await g.send("video.knock")
+            knock = await a.expect("video.knock")
+            await a.send("video.decline", peer_id=knock["peer_id"])
+            assert (await g.expect("video.declined"))["retry_after"] > 0
+        again = Peer(await stack.enter_async_context(connect(f"{node_a.ws}?guest={guest_pass}")))
+        await again.send("video.knock")
+        refused = await again.expect("video.error")
+        assert refused["code"] == "rate_limited" and refused["retry_after"] > 0

@@ -14,7 +14,9 @@ The transport (sockets, nodes) is ``parlay.realtime.signaling``; this module dec
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -28,6 +30,7 @@ from parlay.domain.errors import RateLimited as RateLimitedError
 from parlay.realtime.signaling import Channel, PeerInfo, Relay, frame
 from parlay.services.access import is_member
 from parlay.services.context import Context
+from parlay.services.ratelimits import Check, Rule
 from parlay.services.video_backend import MeshBackend, VideoBackend
 from parlay.services.video_frames import (
     Description,
@@ -43,6 +46,8 @@ from parlay.services.video_passes import GuestPass, GuestPasses
 from parlay.video.janus import JanusClient
 
 DECLINED_SECONDS = 60
+#: A declined guest's mark in the shared limit store (Redis when configured): one per minute.
+DECLINED = Rule("video-declined", window=DECLINED_SECONDS, limit=1)
 MAX_NAME = 60
 
 
@@ -271,6 +276,8 @@ class VideoService:
         now = time.monotonic()
         keys = [(channel.meeting_id, channel.address), (channel.meeting_id, _guest_id(channel))]
         wait = max((self._declined.get(k, 0.0) - now for k in keys), default=0.0)
+        if wait <= 0:  # declined on another node? (the store is shared through Redis)
+            wait = await self.ctx.limiter.store.acquire(_declined_checks(channel), time.time(), [])
         if wait > 0:
             raise RateLimitedError(retry_after=int(wait) + 1, message="You were declined; wait.")
         self._check_enterable(await self._meeting(channel.meeting_id))
@@ -291,6 +298,11 @@ class VideoService:
         if len(self._declined) > 10_000:  # forget the oldest first
             now = time.monotonic()
             self._declined = {k: v for k, v in self._declined.items() if v > now}
+        # For the other nodes (the guest may come back through any of them).
+        mark = self.ctx.limiter.store.acquire(
+            _declined_checks(channel), time.time(), [uuid.uuid4().hex]
+        )
+        self._spawn(mark)
 
     async def _verdict(self, channel: Channel, guest_id: str, *, admit: bool) -> None:
         self._require_call(channel)
@@ -400,3 +412,13 @@ class VideoService:
 
 def _guest_id(channel: Channel) -> str:
     return channel.guest_id or channel.id
+
+
+def _declined_checks(channel: Channel) -> tuple[Check, ...]:
+    """The store keys of a guest's address and pass in its meeting (digests: no addresses in
+    Redis)."""
+    keys = (channel.address, _guest_id(channel))
+    return tuple(
+        (DECLINED, hashlib.sha256(f"{channel.meeting_id}|{key}".encode()).hexdigest()[:32])
+        for key in keys
+    )
