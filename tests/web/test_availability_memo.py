@@ -1,7 +1,8 @@
 """Availability is memoized per node (parlay.services.invites), keyed by the host's meetings
 and their calendar mirror's snapshot: a mirror write, a booking and a calendar that stops
 counting are each seen by the very next read, on every node, even within one minute (the
-clock is pinned here, so every request is in the same minute)."""
+clock is pinned here, so every request is in the same minute).  The host's calendar stamps
+are read in the availability statement itself, so every change of them goes through it."""
 
 from __future__ import annotations
 
@@ -116,11 +117,47 @@ async def test_a_mirror_write_a_booking_and_a_disconnect_show_at_once_on_every_n
     assert r.status_code == 201, r.text
     assert await ten_oclock_free() == [False, False]
 
-    # Alice stops checking that calendar for conflicts: Dec 2 is offered again at once.
+    # She links a second calendar that was never synced yet (no stamp): nothing changes ...
+    async with app.state.ctx.db.write() as session:
+        home = CalendarConnection(
+            user_id=alice.id,
+            provider="caldav",
+            account_email="alice@home.example.org",
+            secret="-",
+            connected_at=NOW,
+        )
+        session.add(home)
+        await session.flush()
+        home_id = home.id
+        home_calendar = LinkedCalendar(
+            connection_id=home.id,
+            user_id=alice.id,
+            external_id="home",
+            name="Home",
+            check_conflicts=True,
+        )
+        session.add(home_calendar)
+    assert await dates() == [without_dec_2] * 2
+
+    # ... until its first sync stores an all-day event on Dec 3: both calendars count.
+    async with app.state.ctx.db.write() as session:
+        home_calendar = await session.merge(home_calendar)
+        dec_3 = DEC_2 + timedelta(days=1)
+        await replace_blocks(
+            session, home_calendar, {"all-day": [Interval(dec_3, dec_3 + timedelta(days=1))]}
+        )
+    assert await dates() == [["2026-12-01"]] * 2
+
+    # Alice stops checking the first calendar for conflicts: Dec 2 is offered again at once.
     async with app.state.ctx.db.write() as session:
         await session.execute(
             update(LinkedCalendar)
             .where(LinkedCalendar.id == calendar_id)
             .values(check_conflicts=False)
         )
+    assert await dates() == [["2026-12-01", "2026-12-02"]] * 2
+
+    # She disconnects the second one: Dec 3 too.
+    r = await alice.client.delete(f"/api/v1/calendars/{home_id}")
+    assert r.status_code == 204, r.text
     assert await dates() == [everything] * 2

@@ -18,6 +18,7 @@ from parlay.db.direct import DirectQuery
 from parlay.db.scheduling_models import Meeting
 from parlay.db.session import Database
 from parlay.domain.intervals import Interval
+from parlay.services.calendar_busy import Stamps, StoredCalendarBusy
 
 log = logging.getLogger(__name__)
 
@@ -83,10 +84,14 @@ async def _read_source(source: BusySource, user_id: str, window: Interval) -> li
         return []
 
 
-async def _read_snapshot(source: SnapshotBusySource, user_id: str) -> BusySnapshot:
+async def _read_snapshot(
+    source: SnapshotBusySource, user_id: str, calendar_stamps: Stamps | None
+) -> BusySnapshot:
     """As ``_read_source``: a source that fails or dawdles counts as none (logged)."""
     try:
         async with asyncio.timeout(SOURCE_TIMEOUT):
+            if calendar_stamps is not None and isinstance(source, StoredCalendarBusy):
+                return await source.snapshot(user_id, stamps=calendar_stamps)
             return await source.snapshot(user_id)
     except Exception as exc:
         log.warning("busy source %s failed: %s", type(source).__name__, type(exc).__name__)
@@ -94,16 +99,22 @@ async def _read_snapshot(source: SnapshotBusySource, user_id: str) -> BusySnapsh
 
 
 async def external_snapshots(
-    sources: list[BusySource], user_id: str
+    sources: list[BusySource], user_id: str, *, calendar_stamps: Stamps | None = None
 ) -> tuple[BusySnapshot, ...] | None:
     """Snapshots of every source's busy time for ``user_id``, or None if some source cannot
-    take one (then ask ``external_busy``)."""
+    take one (then ask ``external_busy``).  ``calendar_stamps``: the user's linked calendars'
+    stamps as the caller has just read them (``calendar_busy.conflict_stamps``), so the
+    calendar mirror need not read them again."""
     if not all(hasattr(s, "snapshot") for s in sources):
         return None
     snapshot_sources = cast(list[SnapshotBusySource], sources)
     if len(sources) == 1:
-        return (await _read_snapshot(snapshot_sources[0], user_id),)
-    return tuple(await asyncio.gather(*(_read_snapshot(s, user_id) for s in snapshot_sources)))
+        return (await _read_snapshot(snapshot_sources[0], user_id, calendar_stamps),)
+    return tuple(
+        await asyncio.gather(
+            *(_read_snapshot(s, user_id, calendar_stamps) for s in snapshot_sources)
+        )
+    )
 
 
 async def external_busy(

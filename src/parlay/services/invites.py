@@ -32,6 +32,7 @@ from parlay.services.busy import (
     external_snapshots,
     viewer_busy,
 )
+from parlay.services.calendar_busy import conflict_stamps, read_stamps
 from parlay.services.context import Context
 from parlay.services.messages import add_message, emit_message_updated
 from parlay.services.scheduling_views import InviteRead, invite_read
@@ -127,7 +128,8 @@ async def get_invite(ctx: Context, user: User, invite_id: str) -> InviteRead:
         return await invite_read(session, invite, ctx.base_url)
 
 
-#: An invite (if the caller is a member of its room) and, one row each, its host's busy
+#: An invite (if the caller is a member of its room), its host's calendar stamps (so the
+#: calendar mirror need not read them: one round trip) and, one row each, the host's busy
 #: meetings around a window: what showing availability reads, in one statement.
 _AVAILABILITY = DirectQuery(
     select(
@@ -137,6 +139,7 @@ _AVAILABILITY = DirectQuery(
         Invite.meeting_id,
         Meeting.start,
         Meeting.end,
+        conflict_stamps(Invite.host_id).label("calendar_stamps"),
     )
     .join(RoomMember, membership(Invite, bindparam("user_id")))
     .outerjoin(
@@ -206,7 +209,9 @@ async def _availability(
         raise InviteClosed()
     meetings = tuple(Interval(r["start"], r["end"]) for r in rows if r["start"] is not None)
     host = invite["host_id"]
-    snapshots = await external_snapshots(ctx.busy_sources, host)
+    snapshots = await external_snapshots(
+        ctx.busy_sources, host, calendar_stamps=read_stamps(invite["calendar_stamps"])
+    )
     external = (
         ()
         if snapshots is not None
