@@ -66,22 +66,30 @@ def _start(name: str, database_url: str, tmp_path: Path) -> Node:
 
 
 @pytest.fixture
-def video_nodes(tmp_path: Path) -> Iterator[tuple[Node, Node]]:
+def video_db() -> Iterator[str]:
+    """A fresh PostgreSQL database, migrated, for the nodes to share."""
     require_postgres()
     require_redis()
     name = f"parlay_2v_{uuid.uuid4().hex[:10]}"
     asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
-    started: list[Node] = []
     try:
         url = f"{PG_URL.rsplit('/', 1)[0]}/{name}"
         upgrade(url.replace("postgresql://", "postgresql+asyncpg://"))
-        started += [_start("A", url, tmp_path), _start("B", url, tmp_path)]
+        yield url
+    finally:
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def video_nodes(video_db: str, tmp_path: Path) -> Iterator[tuple[Node, Node]]:
+    started: list[Node] = []
+    try:
+        started += [_start("A", video_db, tmp_path), _start("B", video_db, tmp_path)]
         _wait_healthy(started)
         yield started[0], started[1]
     finally:
         for node in started:
             _stop(node)
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 class Peer:
@@ -243,3 +251,32 @@ async def test_a_declined_guest_cannot_knock_again_through_the_other_node(
         await again.send("video.knock")
         refused = await again.expect("video.error")
         assert refused["code"] == "rate_limited" and refused["retry_after"] > 0
+
+
+async def test_a_node_started_later_learns_who_is_in_the_call(
+    video_nodes: tuple[Node, Node], video_db: str, tmp_path: Path
+) -> None:
+    """Node C starts after Alice joined on A (it heard none of the joins): Bob joining through
+    C is offered Alice among the peers, from the rosters the other nodes announce."""
+    node_a, node_b = video_nodes
+    alice, bob, join = await _booked_call(node_a, node_b)
+    async with contextlib.AsyncExitStack() as stack:
+        a = Peer(await stack.enter_async_context(connect(node_a.ws, additional_headers=alice.auth)))
+        await a.send("video.join", join_token=join)
+        alice_id = (await a.expect("video.joined"))["peer_id"]
+        node_c = _start("C", video_db, tmp_path)
+        stack.callback(_stop, node_c)
+        _wait_healthy([node_c])
+        async with httpx.AsyncClient(timeout=30, trust_env=False) as client:
+            r = await client.post(f"{node_c.http}/api/v1/test/clock", json={"now": OPEN})
+            assert r.status_code == 204, r.text
+        c = Peer(await stack.enter_async_context(connect(node_c.ws, additional_headers=bob.auth)))
+        async with asyncio.timeout(30):  # poll: rejoin until C's mirror has caught up
+            while True:
+                await c.send("video.join", join_token=join)
+                peers = (await c.expect("video.joined"))["peers"]
+                if [p["peer_id"] for p in peers] == [alice_id]:
+                    break
+                await c.send("video.leave")
+                await c.expect("video.left")
+                await asyncio.sleep(0.2)
