@@ -7,10 +7,10 @@ node delivers its own share at once and publishes the envelope; every other node
 its own sockets.  Each node also mirrors, from the envelopes, who is in each call and who waits
 in each lobby (``roster``, ``lobby``), so rules can be checked where a frame arrives.
 
-Nodes can die without a word (SIGKILL, a lost host), so each node with live peers announces
-them every ``heartbeat_seconds`` (a *beat*: its whole share of every call and lobby).  A node
-not heard from for ``MISSED_BEATS`` intervals is gone: its peers leave every roster here, this
-node's sockets are told ``video.peer_left`` / ``video.lobby_closed``, and ``on_lost`` names the
+Nodes can die without a word, so each node with live peers announces them every
+``heartbeat_seconds`` (a *beat*: its whole share of every call and lobby).  A node gone silent
+(``parlay.realtime.node_liveness``) has its peers leave every roster here, this node's sockets
+are told ``video.peer_left`` / ``video.lobby_closed``, and ``on_lost`` names the
 meetings whose presence changed.  A beat is also the truth about its sender's share, so a node
 that starts fresh (it says ``hello``; the others beat back at once) rebuilds its mirror from them.
 
@@ -26,8 +26,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
-import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable
@@ -36,25 +34,13 @@ from typing import Any, Literal
 
 from parlay.realtime.broker import Broker
 from parlay.realtime.lean_queue import LeanQueue
+from parlay.realtime.node_liveness import NodeLiveness, heartbeat_from_env
 
 log = logging.getLogger(__name__)
 
 Role = Literal["member", "guest"]
 #: Frames a socket may have waiting before it is considered dead and closed.
 MAX_QUEUED = 1000
-#: Intervals a node may stay silent before its peers are dropped as gone.
-MISSED_BEATS = 3
-HEARTBEAT_ENV = "PARLAY_VIDEO_HEARTBEAT_SECONDS"
-DEFAULT_HEARTBEAT_SECONDS = 10.0
-
-
-def heartbeat_from_env() -> float:
-    """The beat interval: ``PARLAY_VIDEO_HEARTBEAT_SECONDS`` (tests shorten it), else 10 s."""
-    try:
-        seconds = float(os.environ.get(HEARTBEAT_ENV, DEFAULT_HEARTBEAT_SECONDS))
-    except ValueError:
-        return DEFAULT_HEARTBEAT_SECONDS
-    return seconds if seconds >= 0.05 else DEFAULT_HEARTBEAT_SECONDS
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,15 +117,13 @@ class Relay:
     heartbeat_seconds: float = field(default_factory=heartbeat_from_env)
     #: peer id -> the node it is on (for every peer in ``roster`` and ``lobby``).
     _origin: dict[str, str] = field(default_factory=dict)
-    #: node -> monotonic time it was last heard; node -> newest envelope number heard.
-    _heard_at: dict[str, float] = field(default_factory=dict)
-    _seq_seen: dict[str, int] = field(default_factory=dict)
     _seq: int = 0
     _ticker: asyncio.Task[None] | None = None
     _replies: set[asyncio.Task[None]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.broker.on_signal(self._heard)
+        self._nodes = NodeLiveness(self.heartbeat_seconds)
 
     def _start_ticking(self) -> None:
         """The beat starts with the first socket (a running loop is needed for it)."""
@@ -181,11 +165,8 @@ class Relay:
             await self._quietly({"k": "beat", "call": call, "lobby": lobby})
 
     def sweep(self) -> None:
-        """Drop the peers of every node not heard from for ``MISSED_BEATS`` intervals."""
-        cutoff = time.monotonic() - MISSED_BEATS * self.heartbeat_seconds
-        for node in [n for n, at in self._heard_at.items() if at < cutoff]:
-            del self._heard_at[node]
-            self._seq_seen.pop(node, None)
+        """Drop the peers of every node gone silent."""
+        for node in self._nodes.gone():
             self._drop_peers_of(node, set())
 
     # --- sockets -----------------------------------------------------------------------------
@@ -223,19 +204,13 @@ class Relay:
         if not isinstance(envelope, dict) or envelope.get("n") == self.node:
             return  # our own, already applied
         try:
-            if self._note_sender(envelope):
+            fresh = self._nodes.heard(
+                str(envelope["n"]), int(envelope.get("s", 0)), beat=envelope["k"] == "beat"
+            )
+            if fresh:
                 self._apply(envelope)
         except (KeyError, TypeError, ValueError):
             log.warning("dropped a malformed signal envelope")
-
-    def _note_sender(self, env: dict[str, Any]) -> bool:
-        """The sender is alive; False for a beat older than an envelope already applied (it
-        could bring back a peer that left since)."""
-        node, seq = str(env["n"]), int(env.get("s", 0))
-        self._heard_at[node] = time.monotonic()
-        newest = self._seq_seen.get(node, 0)
-        self._seq_seen[node] = max(newest, seq)
-        return not (env["k"] == "beat" and seq < newest)
 
     def _apply(self, env: dict[str, Any]) -> None:
         kind, meeting = env["k"], env.get("m", "")
