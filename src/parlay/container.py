@@ -132,7 +132,7 @@ def build_video(settings: Settings, ctx: Context) -> VideoService:
     turn = settings.video_turn_secret
     return VideoService(
         ctx,
-        Relay(ctx.broker),
+        Relay(ctx.broker, heartbeat_seconds=settings.video_heartbeat_seconds),
         GuestPasses(settings.resolved_secret_key()),
         early_minutes=settings.video_early_minutes,
         grace_minutes=settings.video_grace_minutes,

@@ -83,6 +83,9 @@ class Settings(BaseSettings):
     video_turn_secret: SecretStr | None = None
     #: How long those TURN credentials last (seconds).
     video_turn_ttl_seconds: int = Field(default=6 * 3600, ge=60, le=7 * 86400)
+    #: How often a node announces its video peers to the others; a node silent for three
+    #: intervals has its peers dropped (a crashed node leaves no ghosts in calls).
+    video_heartbeat_seconds: float = Field(default=10.0, ge=0.05, le=300)
     #: Outgoing e-mail (API.md "Notifications"); no host: ``.eml`` files under
     #: ``{data_dir}/mail/`` instead.
     smtp_host: str | None = None

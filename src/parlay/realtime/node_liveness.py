@@ -9,23 +9,12 @@ other) must not bring back a peer that left since.
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, field
 
 #: Intervals a node may stay silent before its peers are dropped as gone.
 MISSED_BEATS = 3
-HEARTBEAT_ENV = "PARLAY_VIDEO_HEARTBEAT_SECONDS"
 DEFAULT_HEARTBEAT_SECONDS = 10.0
-
-
-def heartbeat_from_env() -> float:
-    """The beat interval: ``PARLAY_VIDEO_HEARTBEAT_SECONDS`` (tests shorten it), else 10 s."""
-    try:
-        seconds = float(os.environ.get(HEARTBEAT_ENV, DEFAULT_HEARTBEAT_SECONDS))
-    except ValueError:
-        return DEFAULT_HEARTBEAT_SECONDS
-    return seconds if seconds >= 0.05 else DEFAULT_HEARTBEAT_SECONDS
 
 
 @dataclass

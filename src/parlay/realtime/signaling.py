@@ -34,7 +34,7 @@ from typing import Any, Literal
 
 from parlay.realtime.broker import Broker
 from parlay.realtime.lean_queue import LeanQueue
-from parlay.realtime.node_liveness import NodeLiveness, heartbeat_from_env
+from parlay.realtime.node_liveness import DEFAULT_HEARTBEAT_SECONDS, NodeLiveness
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +114,7 @@ class Relay:
     on_ended: Callable[[Channel], None] | None = None
     #: Told the meetings whose roster lost the peers of a node gone silent.
     on_lost: Callable[[set[str]], None] | None = None
-    heartbeat_seconds: float = field(default_factory=heartbeat_from_env)
+    heartbeat_seconds: float = DEFAULT_HEARTBEAT_SECONDS
     #: peer id -> the node it is on (for every peer in ``roster`` and ``lobby``).
     _origin: dict[str, str] = field(default_factory=dict)
     _seq: int = 0
