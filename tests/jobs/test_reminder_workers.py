@@ -77,7 +77,11 @@ async def two_workers(settings: Settings, now: str) -> AsyncIterator[None]:
             except TimeoutError:
                 proc.kill()
                 await proc.wait()
-        assert [p.returncode for p in procs] == [0, 0]  # neither crashed
+        # Neither crashed: each stopped cleanly, or our SIGTERM found it still starting up
+        # (before it installs its handler: a fast phase may end while one is importing).
+        assert all(p.returncode in (0, -signal.SIGTERM) for p in procs), [
+            p.returncode for p in procs
+        ]
 
 
 async def reminders(app: Any) -> list[Notification]:
