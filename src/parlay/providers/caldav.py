@@ -15,7 +15,7 @@ import asyncio
 import logging
 from datetime import datetime
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
 from zoneinfo import ZoneInfo
 
 import niquests
@@ -61,6 +61,12 @@ ICS_TYPE = "text/calendar; charset=utf-8"
 def _path(url: str) -> str:
     path = urlsplit(url).path or "/"
     return path if path.endswith("/") else path + "/"
+
+
+def _item_key(url: object) -> str:
+    """An event resource's key, whatever the server percent-encodes (servers differ between
+    their sync report and their multiget answers, e.g. ``@`` vs ``%40`` in UID-named files)."""
+    return unquote(_path(str(url)).rstrip("/"))
 
 
 def _status_error(op: str, status: int) -> ProviderError:
@@ -245,18 +251,14 @@ class CalDAVProvider(CalendarProvider):
                 ):
                     raise SyncTokenExpired("sync token expired") from exc
                 raise
-            deleted = {_path(str(url)).rstrip("/") for url in batch.deleted_urls}
-            wanted = {
-                href: obj.url
-                for obj in batch
-                if (href := _path(str(obj.url)).rstrip("/")) not in deleted
-            }
+            deleted = {_item_key(url) for url in batch.deleted_urls}
+            wanted = {href: obj.url for obj in batch if (href := _item_key(obj.url)) not in deleted}
             changed: dict[str, tuple[BusyEvent, ...]] = {}
             urls = list(wanted.values())
             for first in range(0, len(urls), MULTIGET_BATCH):
                 found: Any = calendar.multiget(urls[first : first + MULTIGET_BATCH])  # sync client
                 for obj in found:
-                    href = _path(str(obj.url)).rstrip("/")
+                    href = _item_key(obj.url)
                     changed[href] = tuple(self._parse(href, obj.data, start, end, zone))
             # Listed by the sync report but gone by the time we asked for it: deleted meanwhile.
             deleted |= set(wanted) - set(changed)
