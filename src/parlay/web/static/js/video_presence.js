@@ -8,9 +8,14 @@ import { subscribe } from './live.js';
 
 const inCall = new Map(); // meeting id -> names
 
+function cancelled(card) {
+  return card.dataset.status === 'cancelled' || card.classList.contains('is-cancelled');
+}
+
 function show(card, names) {
   let line = card.querySelector('.meeting-presence');
-  if (!names?.length) {
+  // A cancelled meeting has no call, whatever a late presence frame still says.
+  if (!names?.length || cancelled(card)) {
     line?.remove();
     return;
   }
@@ -33,12 +38,15 @@ subscribe('video.presence', (data) => {
   }
 });
 
-// Cards drawn (or redrawn) after the snapshot arrived.
+// Cards drawn (or redrawn) after the snapshot arrived, and cards redrawn as cancelled.
 new MutationObserver(() => {
+  for (const line of document.querySelectorAll('.meeting-card .meeting-presence')) {
+    if (cancelled(line.closest('.meeting-card'))) line.remove();
+  }
   if (!inCall.size) return;
   for (const [meetingId, names] of inCall) {
     for (const card of document.querySelectorAll(`.meeting-card[data-meeting-id="${CSS.escape(meetingId)}"]`)) {
       if (!card.querySelector('.meeting-presence')) show(card, names);
     }
   }
-}).observe(document.body, { childList: true, subtree: true });
+}).observe(document.body, { childList: true, subtree: true, attributes: true, attributeFilter: ['class', 'data-status'] });
