@@ -24,9 +24,8 @@ import pytest
 
 from parlay import devstack
 from parlay.devstack import Emulator
-from tests.e2e.calendars import start_radicale
 from tests.e2e.ui import sign_up
-from tests.providers.conftest import Radicale
+from tests.providers.conftest import Radicale, start_radicale
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -78,8 +77,11 @@ def serve_parlay(
             pytest.fail(f"the parlay command is missing next to {sys.executable}")
         parlay = Path(found)
     port = port or _free_port()
+    inherited = {
+        k: v for k, v in os.environ.items() if k not in ("PARLAY_DATABASE_URL", "PARLAY_NOW")
+    }
     env = {
-        **os.environ,
+        **inherited,
         "PARLAY_ENV": "test",
         "PARLAY_DATA_DIR": str(data_dir),
         "PARLAY_RATE_LIMITS": "off",
@@ -87,8 +89,6 @@ def serve_parlay(
         "PARLAY_BASE_URL": f"http://127.0.0.1:{port}",  # join links point at this server
         **(extra_env or {}),
     }
-    env.pop("PARLAY_DATABASE_URL", None)
-    env.pop("PARLAY_NOW", None)
     log_path = data_dir / "server.log"
     with log_path.open("wb") as log:
         proc = subprocess.Popen(

@@ -8,10 +8,6 @@ Its own Janus (config copied from /etc/janus, its own port) and its own ``parlay
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +15,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import STARTUP_SECONDS, _free_port, _healthy
+from tests.e2e.conftest import serve_parlay
 from tests.e2e.test_join_page import ALL_WEEK, sign_up_by_api
 from tests.e2e.test_video_mesh import NOW, media_browser, pages, wait_playing
 from tests.e2e.ui import api, open_room, screenshot, title
@@ -39,42 +35,13 @@ def janus_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def video_server(tmp_path_factory: pytest.TempPathFactory, janus_url: str) -> Iterator[str]:
-    data_dir = tmp_path_factory.mktemp("parlay-janus")
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PARLAY_")}
-    env.update(
-        PARLAY_ENV="test",
-        PARLAY_NOW=NOW,
-        PARLAY_DATA_DIR=str(data_dir),
-        PARLAY_RATE_LIMITS="off",
-        PARLAY_SECRET_KEY=SECRET_KEY,
-        PARLAY_BASE_URL=f"http://127.0.0.1:{port}",
-        PARLAY_JANUS_URL=janus_url,
-    )
-    log_path = data_dir / "server.log"
-    parlay = Path(sys.executable).parent / "parlay"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [str(parlay), "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while not _healthy(url):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"parlay serve did not start:\n{log_path.read_text()[-3000:]}")
-            time.sleep(0.1)
+    env = {
+        "PARLAY_NOW": NOW,
+        "PARLAY_SECRET_KEY": SECRET_KEY,
+        "PARLAY_JANUS_URL": janus_url,
+    }
+    with serve_parlay(tmp_path_factory.mktemp("parlay-janus"), extra_env=env) as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def test_janus_call_presence_and_cancel(pages: Any, artifacts: Path, janus_url: str) -> None:

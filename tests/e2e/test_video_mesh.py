@@ -10,9 +10,6 @@ its own Chromium with the fake-media switches.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,14 +17,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    DEVICES,
-    STARTUP_SECONDS,
-    _free_port,
-    _healthy,
-)
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, DEVICES, serve_parlay
 from tests.e2e.test_join_page import ALL_WEEK, sign_up_by_api
 from tests.e2e.ui import api, open_room, screenshot, title
 
@@ -55,41 +45,12 @@ TIMES = """() => Object.fromEntries([...document.querySelectorAll('.call-tile[da
 
 @pytest.fixture(scope="module")
 def video_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    data_dir = tmp_path_factory.mktemp("parlay-video")
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PARLAY_")}
-    env.update(
-        PARLAY_ENV="test",
-        PARLAY_NOW=NOW,
-        PARLAY_DATA_DIR=str(data_dir),
-        PARLAY_RATE_LIMITS="off",
-        PARLAY_SECRET_KEY="video-e2e",
-        PARLAY_BASE_URL=f"http://127.0.0.1:{port}",
-    )
-    log_path = data_dir / "server.log"
-    parlay = Path(sys.executable).parent / "parlay"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [str(parlay), "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while not _healthy(url):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"parlay serve did not start:\n{log_path.read_text()[-3000:]}")
-            time.sleep(0.1)
+    env = {
+        "PARLAY_NOW": NOW,
+        "PARLAY_SECRET_KEY": "video-e2e",
+    }
+    with serve_parlay(tmp_path_factory.mktemp("parlay-video"), extra_env=env) as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,7 @@ request with a 207 whose XML is garbage."""
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import socket
 import subprocess
@@ -83,9 +84,9 @@ def _wait(url: str) -> None:
     raise RuntimeError(f"{url} did not come up")
 
 
-@pytest.fixture(scope="session")
-def radicale(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Radicale]:
-    folder: Path = tmp_path_factory.mktemp("radicale")
+@contextlib.contextmanager
+def start_radicale(folder: Path) -> Iterator[Radicale]:
+    """A real Radicale with htpasswd users (a wrong password is refused), stopped afterwards."""
     users = folder / "users"
     users.write_text("".join(f"{u}:{p}\n" for u, p in USERS.items()))
     port = free_port()
@@ -109,6 +110,12 @@ def radicale(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Radicale]:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def radicale(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Radicale]:
+    with start_radicale(tmp_path_factory.mktemp("radicale")) as server:
+        yield server
 
 
 class _WebPage(http.server.BaseHTTPRequestHandler):
