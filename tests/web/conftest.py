@@ -10,13 +10,19 @@ from typing import Any
 import pytest
 import uvicorn
 
+from parlay.web.server import websocket_options
+
 
 @pytest.fixture
 async def server(app: Any) -> AsyncIterator[str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="warning")
+    # Production's WebSocket protocol and settings (``parlay serve``), so the sockets the
+    # tests open take the same paths (the hub's direct writes included).
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, lifespan="off", log_level="warning", **websocket_options()
+    )
     srv = uvicorn.Server(config)
     task = asyncio.create_task(srv.serve())
     while not srv.started:  # noqa: ASYNC110 (uvicorn exposes a flag, not an event)

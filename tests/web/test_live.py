@@ -20,6 +20,7 @@ import websockets
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from parlay.main import create_app
+from parlay.web.server import websocket_options
 from tests.conftest import Person
 from tests.services_available import REDIS_URL, require_redis
 
@@ -164,7 +165,12 @@ async def _node(settings: Any) -> AsyncIterator[tuple[Any, str]]:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
         config = uvicorn.Config(
-            node, host="127.0.0.1", port=port, lifespan="off", log_level="warning"
+            node,
+            host="127.0.0.1",
+            port=port,
+            lifespan="off",
+            log_level="warning",
+            **websocket_options(),
         )
         srv = uvicorn.Server(config)
         task = asyncio.create_task(srv.serve())

@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -34,7 +35,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.websockets import WebSocketState
 
 from parlay.domain.errors import DomainError, RateLimited, Unauthenticated
-from parlay.realtime.hub import Hub, Subscription
+from parlay.realtime.hub import DirectSend, Hub, LiveEvent, Subscription
 from parlay.realtime.signaling import Channel
 from parlay.services import events
 from parlay.services.accounts import Principal, authenticate_session, authenticate_token
@@ -42,6 +43,7 @@ from parlay.services.context import Context
 from parlay.services.video import VideoService
 from parlay.services.video_frames import is_video
 from parlay.web.deps import SESSION_COOKIE, bearer_token
+from parlay.web.server import SEND_TEXT_NOW
 
 router = APIRouter()
 MAX_FRAME = 64 * 1024
@@ -168,9 +170,14 @@ async def _serve(
     senders = [asyncio.create_task(_signal_loop(ws, channel, lock))]
     if sub is not None:
         senders.append(asyncio.create_task(_send_loop(ws, sub, lock, video)))
+        send_text_now = ws.scope.get("extensions", {}).get(SEND_TEXT_NOW)
+        if send_text_now is not None:
+            sub.direct = _direct(send_text_now)
     try:
         await _receive_loop(ws, channel, video, lock)
     finally:
+        if sub is not None:
+            sub.direct = None
         for sender in senders:
             sender.cancel()
         for sender in senders:
@@ -178,19 +185,32 @@ async def _serve(
                 await sender
 
 
+def _direct(send_text_now: Callable[[bytes], bool]) -> DirectSend:
+    """``Subscription.direct`` for a socket whose protocol can write at once."""
+
+    def send(event: LiveEvent, frame: bytes) -> bool:
+        # A cancelled meeting goes through the sender, which also ends its call.
+        return event.type != "meeting.cancelled" and send_text_now(frame)
+
+    return send
+
+
 async def _send_loop(
     ws: WebSocket, sub: Subscription, lock: asyncio.Lock, video: VideoService
 ) -> None:
     while True:
         event = await sub.next()
-        async with lock:
-            if event is None:
-                await ws.close(code=4401, reason=SIGNED_OUT)
-                return
-            if sub.overflowed:
-                await ws.close(code=1013, reason="too far behind; reconnect with since")
-                return
-            await ws.send_json(event.wire())
+        try:
+            async with lock:
+                if event is None:
+                    await ws.close(code=4401, reason=SIGNED_OUT)
+                    return
+                if sub.overflowed:
+                    await ws.close(code=1013, reason="too far behind; reconnect with since")
+                    return
+                await ws.send_json(event.wire())
+        finally:
+            sub.done()
         if event.type == "meeting.cancelled":  # its call ends for everyone in it
             data = event.data
             await video.meeting_cancelled(str(data.get("id")), data.get("room_id"))
