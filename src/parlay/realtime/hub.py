@@ -119,6 +119,14 @@ class Subscription:
         """The event from ``next`` is written (or will never be)."""
         self.taken = False
 
+    def pending(self) -> bool:
+        """Whether ``next`` has something to return at once (an event, or the end)."""
+        return not self._queue.empty()
+
+    def on_queued(self, hook: Callable[[], None] | None) -> None:
+        """Call ``hook`` when something is queued and no ``next`` is waiting for it."""
+        self._queue.on_put = hook
+
 
 #: How long, and how many, revoked keys a hub remembers (see ``Hub.subscribe``).
 REVOKED_SECONDS = 60.0

@@ -9,23 +9,28 @@ wait) and, while its consumer waits, one future.
 
 One consumer only: ``get`` is awaited by a single task at a time (each socket's sender).
 Unbounded like ``asyncio.Queue()``; callers bound it themselves (``qsize``).
+
+``on_put``, if set, is called after each put that found no consumer waiting: a socket starts
+its sender task only when something is queued, instead of keeping one waiting for ever.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Callable
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
 
 class LeanQueue(Generic[T]):
-    __slots__ = ("_items", "_waiter")
+    __slots__ = ("_items", "_waiter", "on_put")
 
     def __init__(self) -> None:
         self._items: deque[T] | None = None
         self._waiter: asyncio.Future[None] | None = None
+        self.on_put: Callable[[], None] | None = None
 
     def qsize(self) -> int:
         return len(self._items) if self._items is not None else 0
@@ -40,6 +45,8 @@ class LeanQueue(Generic[T]):
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
+        elif self.on_put is not None:
+            self.on_put()
 
     async def get(self) -> T:
         if self._waiter is not None:

@@ -93,6 +93,14 @@ class Channel:
         frame = await self._queue.get()
         return None if self.closed or self.overflowed else frame
 
+    def pending(self) -> bool:
+        """Whether ``next`` has something to return at once."""
+        return not self._queue.empty()
+
+    def on_queued(self, hook: Callable[[], None] | None) -> None:
+        """Call ``hook`` when a frame is queued and no ``next`` is waiting for it."""
+        self._queue.on_put = hook
+
 
 def frame(type_: str, **data: Any) -> dict[str, Any]:
     return {"type": type_, "data": data}

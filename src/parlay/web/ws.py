@@ -27,7 +27,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Callable
+import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -46,6 +47,7 @@ from parlay.web.deps import SESSION_COOKIE, bearer_token
 from parlay.web.server import SEND_TEXT_NOW
 
 router = APIRouter()
+log = logging.getLogger(__name__)
 MAX_FRAME = 64 * 1024
 SIGNED_OUT = "signed out"
 
@@ -167,22 +169,62 @@ async def _serve(
     ws: WebSocket, sub: Subscription | None, channel: Channel, video: VideoService
 ) -> None:
     lock = asyncio.Lock()  # one sender at a time: live events, signaling, replies
-    senders = [asyncio.create_task(_signal_loop(ws, channel, lock))]
+    senders = [_Sender(lambda: _send_signals(ws, channel, lock))]
+    channel.on_queued(senders[0].kick)
     if sub is not None:
-        senders.append(asyncio.create_task(_send_loop(ws, sub, lock, video)))
+        senders.append(_Sender(lambda: _send_events(ws, sub, lock, video)))
+        sub.on_queued(senders[1].kick)
         send_text_now = ws.scope.get("extensions", {}).get(SEND_TEXT_NOW)
         if send_text_now is not None:
             sub.direct = _direct(send_text_now)
+    # What was queued while the socket was being set up (replay, presence) goes out now.
+    if channel.pending():
+        senders[0].kick()
+    if sub is not None and sub.pending():
+        senders[1].kick()
     try:
         await _receive_loop(ws, channel, video, lock)
     finally:
+        channel.on_queued(None)
         if sub is not None:
+            sub.on_queued(None)
             sub.direct = None
         for sender in senders:
-            sender.cancel()
-        for sender in senders:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await sender
+            await sender.stop()
+
+
+class _Sender:
+    """A socket's sender for one queue, as a task that exists only while the queue holds
+    something: ``kick`` (the queue's ``on_queued`` hook) starts it, and it ends once the queue
+    is empty, so an idle socket keeps no sender task.  ``drain`` writes what is queued and
+    says whether the socket is finished (it closed it); nothing is sent after that."""
+
+    __slots__ = ("_drain", "_task", "_stopped")
+
+    def __init__(self, drain: Callable[[], Awaitable[bool]]) -> None:
+        self._drain = drain
+        self._task: asyncio.Task[None] | None = None
+        self._stopped = False
+
+    def kick(self) -> None:
+        if not self._stopped and (self._task is None or self._task.done()):
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def _run(self) -> None:
+        try:
+            if await self._drain():
+                self._stopped = True
+        except Exception:  # the peer went away mid-send: the receive loop ends the socket
+            log.debug("socket send failed", exc_info=True)
+            self._stopped = True
+
+    async def stop(self) -> None:
+        self._stopped = True
+        task = self._task
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 def _direct(send_text_now: Callable[[bytes], bool]) -> DirectSend:
@@ -195,36 +237,40 @@ def _direct(send_text_now: Callable[[bytes], bool]) -> DirectSend:
     return send
 
 
-async def _send_loop(
+async def _send_events(
     ws: WebSocket, sub: Subscription, lock: asyncio.Lock, video: VideoService
-) -> None:
-    while True:
+) -> bool:
+    """Write the subscription's queued events; True once the socket is closed."""
+    while sub.pending():
         event = await sub.next()
         try:
             async with lock:
                 if event is None:
                     await ws.close(code=4401, reason=SIGNED_OUT)
-                    return
+                    return True
                 if sub.overflowed:
                     await ws.close(code=1013, reason="too far behind; reconnect with since")
-                    return
+                    return True
                 await ws.send_json(event.wire())
         finally:
             sub.done()
         if event.type == "meeting.cancelled":  # its call ends for everyone in it
             data = event.data
             await video.meeting_cancelled(str(data.get("id")), data.get("room_id"))
+    return False
 
 
-async def _signal_loop(ws: WebSocket, channel: Channel, lock: asyncio.Lock) -> None:
-    while True:
+async def _send_signals(ws: WebSocket, channel: Channel, lock: asyncio.Lock) -> bool:
+    """Write the channel's queued signaling frames; True once it is closed."""
+    while channel.pending():
         out = await channel.next()
         async with lock:
             if out is None:
                 if channel.overflowed:
                     await ws.close(code=1013, reason="too far behind")
-                return
+                return True
             await ws.send_json(out)
+    return False
 
 
 async def _video_frame(
