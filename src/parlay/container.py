@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -145,6 +145,11 @@ def build_video(settings: Settings, ctx: Context) -> VideoService:
     )
 
 
+log = logging.getLogger(__name__)
+#: How long stopping the app waits for its in-process worker to hand back the job in hand.
+WORKER_STOP_SECONDS = 10.0
+
+
 @dataclass
 class Container:
     settings: Settings
@@ -159,6 +164,7 @@ class Container:
     #: Video meetings: admission, lobby and the signaling relay (see parlay.services.video).
     video: VideoService | None = None
     _worker: asyncio.Task[None] | None = field(default=None, repr=False)
+    _worker_stop: asyncio.Event | None = field(default=None, repr=False)
 
     @classmethod
     def build(cls, settings: Settings) -> Container:
@@ -214,7 +220,10 @@ class Container:
         await self.hub.start()
         await self.ctx.broker.start(self.hub.wake, self._revoked)
         if self.settings.inprocess_worker:
-            self._worker = asyncio.create_task(self.worker().run(), name="parlay-outbox-worker")
+            self._worker_stop = asyncio.Event()
+            self._worker = asyncio.create_task(
+                self.worker().run(self._worker_stop), name="parlay-outbox-worker"
+            )
 
     def worker(self) -> Worker:
         """An outbox worker over this container's database and handlers (real transport
@@ -229,13 +238,26 @@ class Container:
         self.hub.revoke(keys)
 
     async def stop(self) -> None:
-        if self._worker is not None:
-            self._worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._worker
+        await self._stop_worker()
         await self.ctx.broker.stop()
         if self.video is not None:
             await self.video.close()  # the Janus sessions and connection, if any
         await self.hub.stop()
         await self.ctx.limiter.close()
         await self.ctx.db.dispose()
+
+    async def _stop_worker(self) -> None:
+        """Stop the in-process worker: the job in hand is cancelled and handed back to the
+        queue.  Shutting down never waits more than ``WORKER_STOP_SECONDS`` for it (a handler
+        that ignores its cancellation is left behind, with an error in the log)."""
+        worker = self._worker
+        if worker is None or worker.done():
+            return
+        if self._worker_stop is not None:
+            self._worker_stop.set()  # the loop ends at its next turn even if a cancel is lost
+        worker.cancel()
+        done, _ = await asyncio.wait({worker}, timeout=WORKER_STOP_SECONDS)
+        if not done:
+            log.error("the in-process worker did not stop within %ss", WORKER_STOP_SECONDS)
+        elif not worker.cancelled() and worker.exception() is not None:
+            log.error("the in-process worker had failed", exc_info=worker.exception())

@@ -36,6 +36,13 @@ from parlay.services.outbox import Handler, Job, Permanent, Retryable, wall_cloc
 log = logging.getLogger(__name__)
 
 
+def _being_cancelled() -> bool:
+    """Whether the running task has been asked to stop (``Task.cancel``), as opposed to a
+    ``CancelledError`` coming out of something it awaited."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
 @dataclass(frozen=True)
 class WorkerConfig:
     lease_seconds: float = 60.0
@@ -96,10 +103,13 @@ class Worker:
             lost = await self._hold_lease(job, token, task)
             await task
         except asyncio.CancelledError:
-            if not task.done():  # we are being stopped: hand the job back, not after a lease
-                task.cancel()
-                with contextlib.suppress(BaseException):
-                    await task
+            if _being_cancelled() or not task.done():
+                # We are being stopped (even if the handler happened to finish at that very
+                # moment): hand the job back now, not after a lease, and stop.
+                if not task.done():
+                    task.cancel()
+                    with contextlib.suppress(BaseException):
+                        await task
                 with contextlib.suppress(Exception):
                     await asyncio.shield(self._release(job, token))
                 raise
@@ -187,5 +197,8 @@ class Worker:
                 log.exception("outbox worker iteration failed")
                 ran = False
             if not ran:
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
+                # cancellation that lands as its timeout fires, and the worker would run on.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self.config.idle_seconds)
+                    async with asyncio.timeout(self.config.idle_seconds):
+                        await stop.wait()
