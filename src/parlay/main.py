@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from parlay.container import Container
@@ -18,6 +19,15 @@ from parlay.web.routes import auth, busy, calendars, oauth, rooms, scheduling, t
 from parlay.web.routes import notifications as notification_routes
 from parlay.web.routes import push as push_routes
 from parlay.web.routes import webhooks as webhook_routes
+
+
+class _ParlayAPI(FastAPI):
+    """FastAPI, with the live socket (``WS /api/v1/ws``) routed around the HTTP middleware
+    (``parlay.web.ws.LiveSocketRoute`` says why)."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        settings: Settings = self.state.settings
+        return ws.LiveSocketRoute(super().build_middleware_stack(), settings.trusted_proxies)
 
 
 def create_app(settings: Settings, container: Container | None = None) -> FastAPI:
@@ -33,7 +43,7 @@ def create_app(settings: Settings, container: Container | None = None) -> FastAP
             _app.state.ready = False
             await container.stop()
 
-    app = FastAPI(
+    app = _ParlayAPI(
         title="Parlay",
         version="1",
         openapi_url="/api/openapi.json",
@@ -73,7 +83,6 @@ def create_app(settings: Settings, container: Container | None = None) -> FastAP
     app.include_router(calendars.router)
     app.include_router(busy.router)
     app.include_router(oauth.router)
-    app.include_router(ws.router)
     app.include_router(test_clock.router)
     app.include_router(notification_routes.router)
     app.include_router(webhook_routes.router)

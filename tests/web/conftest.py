@@ -19,9 +19,16 @@ async def server(app: Any) -> AsyncIterator[str]:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     # Production's WebSocket protocol and settings (``parlay serve``), so the sockets the
-    # tests open take the same paths (the hub's direct writes included).
+    # tests open take the same paths (the hub's direct writes included); proxy headers are
+    # the app's business (PARLAY_TRUSTED_PROXIES), not uvicorn's, as in production.
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, lifespan="off", log_level="warning", **websocket_options()
+        app,
+        host="127.0.0.1",
+        port=port,
+        lifespan="off",
+        log_level="warning",
+        proxy_headers=False,
+        **websocket_options(),
     )
     srv = uvicorn.Server(config)
     task = asyncio.create_task(srv.serve())

@@ -132,8 +132,8 @@ class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
 
     Its incoming-frame queue is a ``LeanQueue`` (uvicorn only puts, gets from the one ASGI
     task, and asks ``empty()``), and the handshake's request and response (their headers,
-    parsed twice) are let go once the handshake is answered: only ``send`` before the
-    handshake completes and ``handle_connect`` read them.
+    parsed twice) are let go, and the request's headers emptied, once the handshake is
+    answered: only ``send`` before the handshake completes and ``handle_connect`` read them.
 
     ``send_text_now`` (in the scope's ``extensions`` as ``SEND_TEXT_NOW``) writes a text
     frame without a round through the ASGI ``send`` coroutine, so the live-event hub can write
@@ -175,5 +175,9 @@ class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
         await super().send(message)
         if self.handshake_complete:
             # Attributes uvicorn sets in handle_connect; absent once dropped.
-            self.__dict__.pop("request", None)
+            request = self.__dict__.pop("request", None)
             self.__dict__.pop("response", None)
+            if request is not None:
+                # websockets' parser keeps the handshake request alive (a local of its
+                # generator, which reads frames for the socket's whole life): empty it.
+                request.headers.clear()

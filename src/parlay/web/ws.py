@@ -29,11 +29,13 @@ import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from fastapi import WebSocket, WebSocketDisconnect
+from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocketState
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from parlay.domain.errors import DomainError, RateLimited, Unauthenticated
 from parlay.realtime.hub import DirectSend, Hub, LiveEvent, Subscription
@@ -46,7 +48,6 @@ from parlay.services.video_frames import is_video
 from parlay.web.deps import SESSION_COOKIE, bearer_token
 from parlay.web.server import SEND_TEXT_NOW
 
-router = APIRouter()
 log = logging.getLogger(__name__)
 MAX_FRAME = 64 * 1024
 SIGNED_OUT = "signed out"
@@ -86,7 +87,53 @@ def _address(ws: WebSocket) -> str:
     return ws.client.host if ws.client is not None else ""
 
 
-@router.websocket("/api/v1/ws")
+PATH = "/api/v1/ws"
+
+
+class LiveSocketRoute:
+    """The ASGI app in front of everything else: ``WS /api/v1/ws`` goes straight to ``live``,
+    everything else to ``app`` (FastAPI's middleware stack and router).
+
+    A live socket is the one request that lasts for hours, and every layer it passes through
+    keeps a coroutine frame for that long.  The HTTP middleware (the Guard, metrics, body
+    limit, exception handling) and FastAPI's routing and dependency machinery do nothing for a
+    WebSocket, yet held about a quarter of what an idle socket costs.  With trusted proxies,
+    their headers still set the socket's client address (video uses it).
+    """
+
+    def __init__(self, app: ASGIApp, trusted_proxies: str = "") -> None:
+        self.app = app
+        self.live: ASGIApp = _live_app
+        if trusted_proxies:  # uvicorn's types are narrower than Starlette's ASGIApp
+            proxied = ProxyHeadersMiddleware(cast(Any, _live_app), trusted_hosts=trusted_proxies)
+            self.live = cast(ASGIApp, proxied)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and _route_path(scope) == PATH:
+            await self.live(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+
+def _route_path(scope: Scope) -> str:
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root) else path
+
+
+async def _live_app(scope: Scope, receive: Receive, send: Send) -> None:
+    await live(WebSocket(scope, receive, send))
+
+
+async def _accept(ws: WebSocket) -> None:
+    """Accept the socket and let go of its handshake's headers: they were read to sign in,
+    and an open socket would otherwise hold them for as long as it lives."""
+    await ws.accept()
+    headers = ws.scope.get("headers")
+    if isinstance(headers, list):
+        headers.clear()
+
+
 async def live(ws: WebSocket) -> None:
     guest_token = ws.query_params.get("guest")
     if guest_token is not None:
@@ -111,7 +158,7 @@ async def live(ws: WebSocket) -> None:
         if sub.ended:  # signed out while this socket was signing in
             await ws.close(code=4401, reason=SIGNED_OUT)
             return
-        await ws.accept()
+        await _accept(ws)
         newest = await events.last_event_id(ctx.db)
         hello: dict[str, Any] = {"type": "hello"}
         if since is not None and since > newest:
@@ -144,7 +191,7 @@ async def _guest(ws: WebSocket, token: str) -> None:
         await ws.close(code=4401, reason="unauthenticated")
         return
     try:
-        await ws.accept()
+        await _accept(ws)
         await ws.send_json({"type": "hello", "guest": True, "peer_id": channel.id})
         await _serve(ws, None, channel, video)
     except WebSocketDisconnect:
