@@ -102,6 +102,13 @@ class Event(Base):
     type: Mapped[str] = mapped_column(String(40))
     data: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: Set for an event addressed to a room: its recipients are the room's members (no
+    #: ``event_recipients`` rows; see ``parlay.services.events``).
+    room_id: Mapped[str | None] = mapped_column(
+        ForeignKey("rooms.id", ondelete="CASCADE"), nullable=True
+    )
+
+    __table_args__ = (Index("ix_events_room_id_id", "room_id", "id"),)
 
 
 class EventRecipient(Base):

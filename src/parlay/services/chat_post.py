@@ -8,6 +8,8 @@ PostgreSQL backend.  This statement does the same work in one, with the same gua
 - **access**: the message row is selected FROM the caller's membership row, so a non-member
   inserts nothing and gets no row back (404, as ``access_room``);
 - **room activity**: the room's newest-message id only moves forward (``messages._newer``);
+- **recipients**: the event is addressed to the room (``events.room_id``): its recipients are
+  the room's members, read when it is delivered, with no row per member;
 - **event order**: the event lock CTE reads FROM the room update's output, so it is taken only
   after the room's row lock is held (it never waits on a row lock while holding the event
   lock), and the event's row is selected FROM the lock CTE, so its id (``nextval``) is drawn
@@ -21,7 +23,6 @@ and given its id in SQL (``jsonb ||``), so the live frame and the POST answer ar
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -42,7 +43,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 
 from parlay.db.direct import DirectQuery
-from parlay.db.models import Event, EventRecipient, Message, Room, RoomMember, User
+from parlay.db.models import Event, Message, Room, RoomMember, User
 from parlay.services.events import EVENT_LOCK_KEY
 from parlay.services.views import MemberRead, MessageRead
 
@@ -91,29 +92,20 @@ def _statement() -> DirectQuery:
     event = (
         insert(Event)
         .from_select(
-            ["type", "data", "created_at"],
-            select(bindparam("type", type_=Event.type.type), payload, created_at).select_from(lock),
+            ["type", "data", "created_at", "room_id"],
+            select(
+                bindparam("type", type_=Event.type.type), payload, created_at, room_id
+            ).select_from(lock),
         )
         .returning(Event.id)
         .cte("event")
     )
-    recipients = (
-        insert(EventRecipient)
-        .from_select(
-            ["event_id", "user_id"],
-            select(event.c.id, RoomMember.user_id)
-            .select_from(event)
-            .join(RoomMember, RoomMember.room_id == room_id),
-        )
-        .returning(EventRecipient.event_id)
-        .cte("recipients")
-    )
-    # The recipients' insert runs whether or not it is read (PostgreSQL runs every
-    # data-modifying CTE to completion); reading its count keeps that visible here.
+    # The event is addressed to the room (its members are its recipients); its id is read so
+    # the event's insert is visibly part of the statement.
     return DirectQuery(
         select(
             bumped.c.id.label("message_id"),
-            select(func.count()).select_from(recipients).scalar_subquery().label("recipients"),
+            select(event.c.id).scalar_subquery().label("event_id"),
         )
     )
 
@@ -132,10 +124,14 @@ def text_message(sender: User, room_id: str, body: str, now: datetime, id_: int)
     )
 
 
-# SQLite has no data-modifying CTEs: the same work is five statements in one short write
+# SQLite has no data-modifying CTEs: the same work is four statements in one short write
 # transaction run inline on the event loop (``DirectReader.sqlite_transaction``), in the same
-# order (membership and recipients, message, room activity, event, recipients).
-_MEMBERS = DirectQuery(select(RoomMember.user_id).where(RoomMember.room_id == bindparam("room")))
+# order (membership, message, room activity, the room's event).
+_MEMBER = DirectQuery(
+    select(RoomMember.user_id).where(
+        RoomMember.room_id == bindparam("room"), RoomMember.user_id == bindparam("user")
+    )
+)
 _INSERT_MESSAGE = DirectQuery(
     insert(Message)
     .values(
@@ -158,15 +154,9 @@ _INSERT_EVENT = DirectQuery(
         type="message.created",
         data=bindparam("v_data", type_=Event.data.type),
         created_at=bindparam("v_now", type_=Event.created_at.type),
+        room_id=bindparam("v_room", type_=Event.room_id.type),
     )
     .returning(Event.id)
-)
-_users = func.json_each(bindparam("v_users", type_=Text)).table_valued("value")
-_INSERT_RECIPIENTS = DirectQuery(
-    insert(EventRecipient).from_select(
-        ["event_id", "user_id"],
-        select(bindparam("v_event", type_=BigInteger), _users.c.value).select_from(_users),
-    )
 )
 
 
@@ -177,15 +167,13 @@ def sqlite_post(
     member (nothing written)."""
 
     def work(run: Callable[..., list[dict[str, Any]]]) -> MessageRead | None:
-        members = sorted(row["user_id"] for row in run(_MEMBERS, room=room_id))
-        if sender.id not in members:
+        if not run(_MEMBER, room=room_id, user=sender.id):
             return None
         rows = run(_INSERT_MESSAGE, v_room=room_id, v_sender=sender.id, v_body=body, v_now=now)
         message = text_message(sender, room_id, body, now, int(rows[0]["id"]))
         run(_BUMP, v_room=room_id, v_id=message.id)
         data = message.model_dump(mode="json")
-        event_id = run(_INSERT_EVENT, v_data=data, v_now=now)[0]["id"]
-        run(_INSERT_RECIPIENTS, v_event=event_id, v_users=json.dumps(members))
+        run(_INSERT_EVENT, v_data=data, v_now=now, v_room=room_id)
         return message
 
     return work

@@ -5,6 +5,11 @@ event committed late with a smaller id.  SQLite serializes writers, so that hold
 PostgreSQL, a transaction-scoped advisory lock taken before the first event insert makes
 event-writing transactions assign ids and commit one at a time (the lock is held only from the
 event insert, which use cases do last, to the commit).
+
+An event names its recipients in ``event_recipients`` rows, or is addressed to a room
+(``events.room_id``, a chat message): its recipients are then the room's members who had joined
+by the time it was written (``joined_at <= created_at``; rooms only gain members), and posting
+in a room of a thousand writes one row, not a thousand.
 """
 
 from __future__ import annotations
@@ -12,12 +17,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Insert, bindparam, func, insert, select, true
+from sqlalchemy import (
+    ColumnElement,
+    CompoundSelect,
+    Insert,
+    and_,
+    bindparam,
+    func,
+    insert,
+    select,
+    true,
+    union_all,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parlay.db.direct import DirectQuery
-from parlay.db.models import Event, EventRecipient
+from parlay.db.models import Event, EventRecipient, RoomMember
 from parlay.db.session import Database
 from parlay.realtime.hub import LiveEvent
 
@@ -89,32 +105,34 @@ async def append_events(session: AsyncSession, pending: list[PendingEvent], *, n
     await session.flush()
 
 
-async def _load(session: AsyncSession, rows: list[Event]) -> list[LiveEvent]:
-    if not rows:
-        return []
-    ids = [row.id for row in rows]
-    recips = await session.execute(
-        select(EventRecipient.event_id, EventRecipient.user_id).where(
-            EventRecipient.event_id.in_(ids)
-        )
-    )
-    by_event: dict[int, set[str]] = {i: set() for i in ids}
-    for event_id, user_id in recips:
-        by_event[event_id].add(user_id)
-    return [LiveEvent(r.id, r.type, r.data, frozenset(by_event[r.id])) for r in rows]
-
-
 _EVENTS_AFTER = DirectQuery(
     select(Event.id, Event.type, Event.data)
     .where(Event.id > bindparam("after"))
     .order_by(Event.id)
     .limit(BATCH)
 )
-_RECIPIENTS_BETWEEN = DirectQuery(
-    select(EventRecipient.event_id, EventRecipient.user_id).where(
-        EventRecipient.event_id >= bindparam("first"), EventRecipient.event_id <= bindparam("last")
+
+
+def _member_when_posted() -> ColumnElement[bool]:
+    """Joins a room-addressed event to the members its room had when it was written."""
+    return and_(RoomMember.room_id == Event.room_id, RoomMember.joined_at <= Event.created_at)
+
+
+def _recipients(first: Any, last: Any) -> CompoundSelect:
+    """``(event_id, user_id)`` of the events with ids in ``[first, last]``: their own
+    recipients' rows, and the members of the rooms the room-addressed ones are for."""
+    listed = select(EventRecipient.event_id, EventRecipient.user_id).where(
+        EventRecipient.event_id >= first, EventRecipient.event_id <= last
     )
-)
+    members = (
+        select(Event.id.label("event_id"), RoomMember.user_id)
+        .join(RoomMember, _member_when_posted())
+        .where(Event.id >= first, Event.id <= last)
+    )
+    return union_all(listed, members)
+
+
+_RECIPIENTS_BETWEEN = DirectQuery(_recipients(bindparam("first"), bindparam("last")))
 
 
 async def fetch_after(db: Database, last_id: int) -> list[LiveEvent]:
@@ -136,18 +154,28 @@ async def fetch_after(db: Database, last_id: int) -> list[LiveEvent]:
 
 
 async def fetch_for_user(db: Database, user_id: str, since: int) -> list[LiveEvent]:
-    """Every event for ``user_id`` after cursor ``since``, in order (one batch)."""
+    """Every event for ``user_id`` after cursor ``since``, in order (one batch): those listing
+    them as a recipient and those addressed to a room they are a member of.  (Each event's
+    ``recipients`` is just ``user_id``: a replay goes to one socket.)"""
+    listed = (
+        select(Event.id, Event.type, Event.data)
+        .join(EventRecipient, EventRecipient.event_id == Event.id)
+        .where(EventRecipient.user_id == user_id, Event.id > since)
+        .order_by(Event.id)
+        .limit(BATCH)
+    )
+    in_rooms = (
+        select(Event.id, Event.type, Event.data)
+        .join(RoomMember, _member_when_posted())
+        .where(RoomMember.user_id == user_id, Event.id > since)
+        .order_by(Event.id)
+        .limit(BATCH)
+    )
+    both = union_all(listed.subquery().select(), in_rooms.subquery().select()).subquery()
     async with db.read() as session:
-        rows = (
-            await session.scalars(
-                select(Event)
-                .join(EventRecipient, EventRecipient.event_id == Event.id)
-                .where(EventRecipient.user_id == user_id, Event.id > since)
-                .order_by(Event.id)
-                .limit(BATCH)
-            )
-        ).all()
-        return await _load(session, list(rows))
+        rows = (await session.execute(select(both).order_by(both.c.id).limit(BATCH))).all()
+    me = frozenset((user_id,))
+    return [LiveEvent(row.id, row.type, row.data, me) for row in rows]
 
 
 _LAST_ID = DirectQuery(select(func.coalesce(func.max(Event.id), 0).label("last")))
