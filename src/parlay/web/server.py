@@ -18,7 +18,8 @@ import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol  # uvicorn[standard]
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
-from websockets.exceptions import InvalidState
+from websockets.frames import Frame, Opcode
+from websockets.protocol import State
 
 from parlay.realtime.lean_queue import LeanQueue
 
@@ -125,6 +126,18 @@ def websocket_options() -> dict[str, Any]:
 #: The ASGI scope extension under which ``LeanWebSocketProtocol`` offers ``send_text_now``.
 SEND_TEXT_NOW = "parlay.send_text_now"
 
+_last_frame: tuple[bytes, bytes] = (b"", b"")
+
+
+def _text_frame(payload: bytes) -> bytes:
+    """``payload`` as an unmasked, unfragmented text frame, as a server sends it.  The hub
+    hands one payload object to every socket in turn: its frame is built once, for the first
+    (the last one built is kept, by identity)."""
+    global _last_frame
+    if _last_frame[0] is not payload:
+        _last_frame = (payload, Frame(Opcode.TEXT, payload).serialize(mask=False))
+    return _last_frame[1]
+
 
 class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
     """uvicorn's sans-I/O WebSocket protocol, minus what an open socket never uses again, plus
@@ -137,7 +150,9 @@ class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
 
     ``send_text_now`` (in the scope's ``extensions`` as ``SEND_TEXT_NOW``) writes a text
     frame without a round through the ASGI ``send`` coroutine, so the live-event hub can write
-    one encoded frame to a thousand sockets in one pass (see ``parlay.realtime.hub``).
+    one encoded frame to a thousand sockets in one pass (see ``parlay.realtime.hub``), the
+    frame's bytes built once for all of them (``websockets`` keeps no per-frame state for what
+    a server sends unfragmented).
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -164,11 +179,17 @@ class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
             or self.transport.is_closing()
         ):
             return False
-        try:
-            self.conn.send_text(payload)
-        except InvalidState:
+        conn = self.conn
+        if conn.state is not State.OPEN or conn.expect_continuation_frame:
             return False
-        self.transport.write(b"".join(self.conn.data_to_send()))
+        pending = conn.data_to_send()  # always empty here: uvicorn flushes after each event
+        if pending:
+            self.transport.write(b"".join(pending))
+        if conn.extensions:  # a negotiated extension (deflate) frames each socket its own way
+            conn.send_text(payload)
+            self.transport.write(b"".join(conn.data_to_send()))
+        else:
+            self.transport.write(_text_frame(payload))
         return True
 
     async def send(self, message: Any) -> None:
