@@ -13,8 +13,8 @@ from parlay.services import bookings, invites, meetings, typical_availability
 from parlay.services.context import Context
 from parlay.services.scheduling_views import InviteRead, MeetingRead
 from parlay.web.deps import CtxDep, UserDep, require_user
+from parlay.web.hand_read import openapi_parameters, path_param, query_value
 from parlay.web.pagination import CursorParam, Limit, decode_cursor, encode_cursor
-from parlay.web.query_params import openapi_parameters, path_param, query_value
 from parlay.web.schemas.scheduling import (
     AvailabilityIn,
     BookIn,
@@ -34,7 +34,7 @@ IdempotencyKey = Annotated[
 
 
 # The two reads people poll most (each change of week or day in the picker) come first, and
-# read their parameters by hand (parlay.web.query_params says why): same types, same 422s.
+# read their parameters by hand (parlay.web.hand_read says why): same types, same 422s.
 _DAY = TypeAdapter(Day)
 _TZ = TypeAdapter(Annotated[str, StringConstraints(max_length=64)])
 _DAY_SCHEMA = {"type": "string", "format": "date"}
