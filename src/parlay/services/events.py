@@ -25,6 +25,7 @@ from sqlalchemy import (
     bindparam,
     func,
     insert,
+    null,
     select,
     true,
     union_all,
@@ -105,51 +106,50 @@ async def append_events(session: AsyncSession, pending: list[PendingEvent], *, n
     await session.flush()
 
 
-_EVENTS_AFTER = DirectQuery(
-    select(Event.id, Event.type, Event.data)
-    .where(Event.id > bindparam("after"))
-    .order_by(Event.id)
-    .limit(BATCH)
-)
-
-
 def _member_when_posted() -> ColumnElement[bool]:
     """Joins a room-addressed event to the members its room had when it was written."""
     return and_(RoomMember.room_id == Event.room_id, RoomMember.joined_at <= Event.created_at)
 
 
-def _recipients(first: Any, last: Any) -> CompoundSelect:
-    """``(event_id, user_id)`` of the events with ids in ``[first, last]``: their own
-    recipients' rows, and the members of the rooms the room-addressed ones are for."""
-    listed = select(EventRecipient.event_id, EventRecipient.user_id).where(
-        EventRecipient.event_id >= first, EventRecipient.event_id <= last
+def _batch_after() -> CompoundSelect:
+    """The next ``BATCH`` events after ``:after`` and their recipients, in one statement (one
+    snapshot, one round trip): a row per event (``user_id`` NULL), then a row per recipient
+    (``type`` and ``data`` NULL): the event's own recipients' rows and, for a room-addressed
+    event, the members its room had when it was written."""
+    batch = (
+        select(Event.id, Event.type, Event.data, Event.room_id, Event.created_at)
+        .where(Event.id > bindparam("after"))
+        .order_by(Event.id)
+        .limit(BATCH)
+        .cte("batch")
     )
-    members = (
-        select(Event.id.label("event_id"), RoomMember.user_id)
-        .join(RoomMember, _member_when_posted())
-        .where(Event.id >= first, Event.id <= last)
+    events_ = select(batch.c.id, batch.c.type, batch.c.data, null().label("user_id"))
+    listed = select(EventRecipient.event_id, null(), null(), EventRecipient.user_id).join(
+        batch, batch.c.id == EventRecipient.event_id
     )
-    return union_all(listed, members)
+    members = select(batch.c.id, null(), null(), RoomMember.user_id).join(
+        RoomMember,
+        and_(RoomMember.room_id == batch.c.room_id, RoomMember.joined_at <= batch.c.created_at),
+    )
+    return union_all(events_, listed, members)
 
 
-_RECIPIENTS_BETWEEN = DirectQuery(_recipients(bindparam("first"), bindparam("last")))
+_BATCH_AFTER = DirectQuery(_batch_after())
 
 
 async def fetch_after(db: Database, last_id: int) -> list[LiveEvent]:
-    """The next batch of events after ``last_id``, with their recipients: what every node's
-    hub reads after each wake-up, so two direct reads rather than a transaction.  They agree:
-    an event and its recipients commit together and event ids become visible in order (see
-    above), so once the batch's last event is visible, every recipient of the batch is."""
-    rows = await db.direct.fetch(_EVENTS_AFTER, after=last_id)
-    if not rows:
-        return []
-    first, last = rows[0]["id"], rows[-1]["id"]
-    by_event: dict[int, set[str]] = {row["id"]: set() for row in rows}
-    for recipient in await db.direct.fetch(_RECIPIENTS_BETWEEN, first=first, last=last):
-        by_event[recipient["event_id"]].add(recipient["user_id"])
+    """The next batch of events after ``last_id``, in order, with their recipients: what every
+    node's hub reads after each wake-up (one direct read)."""
+    found: dict[int, dict[str, Any]] = {}
+    recipients: dict[int, set[str]] = {}
+    for row in await db.direct.fetch(_BATCH_AFTER, after=last_id):
+        if row["user_id"] is None:
+            found[row["id"]] = row
+        else:
+            recipients.setdefault(row["id"], set()).add(row["user_id"])
     return [
-        LiveEvent(row["id"], row["type"], row["data"], frozenset(by_event[row["id"]]))
-        for row in rows
+        LiveEvent(id_, row["type"], row["data"], frozenset(recipients.get(id_, ())))
+        for id_, row in sorted(found.items())
     ]
 
 
