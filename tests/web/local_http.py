@@ -1,5 +1,6 @@
-"""A plain ASGI app that records the requests it gets, served by a real uvicorn on a free port:
-the stand-in for a webhook receiver or a push service in the notification tests."""
+"""Real uvicorn servers on free ports for the web tests (``serving``; ``production_options``
+serves as ``parlay serve`` does), and a plain ASGI app that records the requests it gets: the
+stand-in for a webhook receiver or a push service in the notification tests."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import uvicorn
+
+from parlay.web.server import websocket_options
 
 
 @dataclass
@@ -46,13 +49,23 @@ class Recorder:
         await send({"type": "http.response.body", "body": b""})
 
 
+def production_options() -> dict[str, Any]:
+    """``uvicorn.Config`` settings as ``parlay serve`` has them: its WebSocket protocol and
+    settings, so the sockets tests open take the same paths (the hub's direct writes
+    included), and proxy headers left to the app (PARLAY_TRUSTED_PROXIES), not uvicorn."""
+    return {"proxy_headers": False, **websocket_options()}
+
+
 @asynccontextmanager
-async def serving(app: Any) -> AsyncIterator[str]:
-    """Serve ``app`` on 127.0.0.1; yields its origin (``http://127.0.0.1:<port>``)."""
+async def serving(app: Any, **options: Any) -> AsyncIterator[str]:
+    """Serve ``app`` on 127.0.0.1 (``options``: more ``uvicorn.Config`` settings); yields its
+    origin (``http://127.0.0.1:<port>``)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="warning")
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, lifespan="off", log_level="warning", **options
+    )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:  # noqa: ASYNC110 (uvicorn exposes a flag, not an event)

@@ -8,6 +8,7 @@ Socket tests talk to a real uvicorn (with Parlay's protocol classes) on a loopba
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
@@ -15,7 +16,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from pydantic import ValidationError
 
 from parlay.main import create_app
@@ -23,6 +23,7 @@ from parlay.settings import Settings
 from parlay.web.guard import MAX_BODY_BYTES
 from parlay.web.server import http_protocol
 from tests.conftest import Person
+from tests.web.local_http import serving
 
 NOW = datetime.fromisoformat("2026-11-30T08:00:00+00:00")
 MORNINGS = {d: [{"start": "09:00", "end": "12:00"}] for d in ("mon", "tue", "wed", "thu", "fri")}
@@ -64,31 +65,18 @@ class Consumed:
 async def serve() -> AsyncIterator[Callable[..., Any]]:
     """``await serve(asgi_app, header_timeout=..., kind=...)`` -> (host, port) of a real uvicorn
     using Parlay's protocol classes (as ``parlay serve`` does)."""
-    servers: list[tuple[uvicorn.Server, asyncio.Task[None]]] = []
+    async with contextlib.AsyncExitStack() as servers:
 
-    async def start(asgi: Any, header_timeout: float = 10.0, kind: str = "auto") -> tuple[str, int]:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        config = uvicorn.Config(
-            asgi,
-            host="127.0.0.1",
-            port=port,
-            lifespan="off",
-            log_level="warning",
-            http=http_protocol(header_timeout, kind),
-        )
-        server = uvicorn.Server(config)
-        task = asyncio.create_task(server.serve())
-        servers.append((server, task))
-        while not server.started:  # noqa: ASYNC110 (uvicorn exposes a flag, not an event)
-            await asyncio.sleep(0.01)
-        return "127.0.0.1", port
+        async def start(
+            asgi: Any, header_timeout: float = 10.0, kind: str = "auto"
+        ) -> tuple[str, int]:
+            origin = await servers.enter_async_context(
+                serving(asgi, http=http_protocol(header_timeout, kind))
+            )
+            host, port = origin.removeprefix("http://").split(":")
+            return host, int(port)
 
-    yield start
-    for server, task in servers:
-        server.should_exit = True
-        await task
+        yield start
 
 
 def _raw_exchange(address: tuple[str, int], head: bytes, chunks: list[bytes]) -> bytes:

@@ -8,21 +8,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import socket
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 import websockets
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from parlay.main import create_app
-from parlay.web.server import websocket_options
 from tests.conftest import Person
 from tests.services_available import REDIS_URL, require_redis
+from tests.web.local_http import production_options, serving
 
 
 async def token_of(person: Person) -> str:
@@ -160,27 +158,11 @@ async def test_history_gives_the_cursor_to_resume_the_stream_from(
 async def _node(settings: Any) -> AsyncIterator[tuple[Any, str]]:
     """An app node on the test's database, served on a port of its own."""
     node = create_app(settings)
-    async with node.router.lifespan_context(node):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        config = uvicorn.Config(
-            node,
-            host="127.0.0.1",
-            port=port,
-            lifespan="off",
-            log_level="warning",
-            **websocket_options(),
-        )
-        srv = uvicorn.Server(config)
-        task = asyncio.create_task(srv.serve())
-        while not srv.started:  # noqa: ASYNC110 (uvicorn exposes a flag, not an event)
-            await asyncio.sleep(0.01)
-        try:
-            yield node, f"127.0.0.1:{port}"
-        finally:
-            srv.should_exit = True
-            await task
+    async with (
+        node.router.lifespan_context(node),
+        serving(node, **production_options()) as origin,
+    ):
+        yield node, origin.removeprefix("http://")
 
 
 def _on(node: Any, person: Person) -> httpx.AsyncClient:

@@ -52,13 +52,11 @@ async def test_room_events_reach_exactly_the_rooms_members_in_order(
         ("welcome", ab, ["alice", "bob", "carol"]),
     ]
 
-    every = [e.id for e in await events.fetch_after(db, start)]
     for person, name in ((alice, "alice"), (bob, "bob"), (carol, "carol")):
         mine = await events.fetch_for_user(db, person.id, start)
         expected = [e.id for e in await events.fetch_after(db, start) if person.id in e.recipients]
         assert [e.id for e in mine] == expected, name
         assert [e.id for e in mine] == sorted(set(e.id for e in mine))
-        assert set(expected) <= set(every)
     texts = [
         e.data["body"]
         for e in await events.fetch_for_user(db, alice.id, start)

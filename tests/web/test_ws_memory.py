@@ -1,4 +1,4 @@
-"""What an open WebSocket holds, served with production's settings (``websocket_options``):
+"""What an open WebSocket holds, served as ``parlay serve`` serves it (the ``server`` fixture):
 no per-message deflate (two zlib contexts a socket), a bounded message size, a bounded number
 of tasks per socket that all end with it.  Behaviour stays: live events, ping/pong.
 """
@@ -7,35 +7,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import uvicorn
 import websockets
 from websockets.exceptions import ConnectionClosed
 
-from parlay.web.server import WS_MAX_MESSAGE, websocket_options
+from parlay.web.server import WS_MAX_MESSAGE
 from tests.conftest import Person
 from tests.web.test_live import next_of_type, post, token_of
-
-
-@pytest.fixture
-async def lean_server(app: Any) -> AsyncIterator[str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, lifespan="off", log_level="warning", **websocket_options()
-    )
-    srv = uvicorn.Server(config)
-    task = asyncio.create_task(srv.serve())
-    while not srv.started:  # noqa: ASYNC110 (uvicorn exposes a flag, not an event)
-        await asyncio.sleep(0.01)
-    yield f"127.0.0.1:{port}"
-    srv.should_exit = True
-    await task
 
 
 async def _open(server: str, token: str) -> Any:
@@ -50,9 +30,9 @@ async def _open(server: str, token: str) -> Any:
 
 
 async def test_no_deflate_and_live_events_still_flow(
-    lean_server: str, room: dict[str, Any], alice: Person, bob: Person
+    server: str, room: dict[str, Any], alice: Person, bob: Person
 ) -> None:
-    ws = await _open(lean_server, await token_of(bob))
+    ws = await _open(server, await token_of(bob))
     assert ws.response.headers.get("Sec-WebSocket-Extensions") is None
     sent = await post(alice, room["id"], "uncompressed")
     assert (await next_of_type(ws, "message.created"))["data"] == sent
@@ -62,10 +42,10 @@ async def test_no_deflate_and_live_events_still_flow(
 
 
 async def test_an_oversized_message_closes_only_that_socket(
-    lean_server: str, room: dict[str, Any], alice: Person, bob: Person
+    server: str, room: dict[str, Any], alice: Person, bob: Person
 ) -> None:
     token = await token_of(bob)
-    big, good = await _open(lean_server, token), await _open(lean_server, token)
+    big, good = await _open(server, token), await _open(server, token)
     await big.send(json.dumps({"type": "ping", "pad": "x" * (WS_MAX_MESSAGE + 1)}))
     with pytest.raises(ConnectionClosed) as closed:
         await asyncio.wait_for(big.recv(), 5)
@@ -88,14 +68,14 @@ def _server_tasks() -> int:
 
 
 async def test_tasks_per_socket_are_bounded_and_end_with_it(
-    lean_server: str, room: dict[str, Any], bob: Person
+    server: str, room: dict[str, Any], bob: Person
 ) -> None:
     token = await token_of(bob)
     # A first socket starts the node's own tasks (the video heartbeat); they are per node.
-    await (await _open(lean_server, token)).close()
+    await (await _open(server, token)).close()
     await asyncio.sleep(0.1)
     before = _server_tasks()
-    sockets = [await _open(lean_server, token) for _ in range(5)]
+    sockets = [await _open(server, token) for _ in range(5)]
     await asyncio.sleep(0.1)
     # An idle socket keeps one task, its ASGI one: a sender runs only while it has something
     # to send.

@@ -100,8 +100,8 @@ def _statement() -> DirectQuery:
         .returning(Event.id)
         .cte("event")
     )
-    # The event is addressed to the room (its members are its recipients); its id is read so
-    # the event's insert is visibly part of the statement.
+    # The event is addressed to the room (its members are its recipients).  Its id is read
+    # because SQLAlchemy renders only the CTEs a statement refers to.
     return DirectQuery(
         select(
             bumped.c.id.label("message_id"),

@@ -106,9 +106,10 @@ async def append_events(session: AsyncSession, pending: list[PendingEvent], *, n
     await session.flush()
 
 
-def _member_when_posted() -> ColumnElement[bool]:
-    """Joins a room-addressed event to the members its room had when it was written."""
-    return and_(RoomMember.room_id == Event.room_id, RoomMember.joined_at <= Event.created_at)
+def _member_when_posted(room_id: Any, created_at: Any) -> ColumnElement[bool]:
+    """Joins a room-addressed event (its ``room_id`` and ``created_at`` columns) to the
+    members its room had when it was written."""
+    return and_(RoomMember.room_id == room_id, RoomMember.joined_at <= created_at)
 
 
 def _batch_after() -> CompoundSelect:
@@ -128,8 +129,7 @@ def _batch_after() -> CompoundSelect:
         batch, batch.c.id == EventRecipient.event_id
     )
     members = select(batch.c.id, null(), null(), RoomMember.user_id).join(
-        RoomMember,
-        and_(RoomMember.room_id == batch.c.room_id, RoomMember.joined_at <= batch.c.created_at),
+        RoomMember, _member_when_posted(batch.c.room_id, batch.c.created_at)
     )
     return union_all(events_, listed, members)
 
@@ -166,7 +166,7 @@ async def fetch_for_user(db: Database, user_id: str, since: int) -> list[LiveEve
     )
     in_rooms = (
         select(Event.id, Event.type, Event.data)
-        .join(RoomMember, _member_when_posted())
+        .join(RoomMember, _member_when_posted(Event.room_id, Event.created_at))
         .where(RoomMember.user_id == user_id, Event.id > since)
         .order_by(Event.id)
         .limit(BATCH)

@@ -169,22 +169,17 @@ class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
         """Write ``payload`` (UTF-8 text) as one frame now, if the socket is open, accepted
         and its write buffer below the transport's high-water mark; False (nothing written)
         otherwise, and the caller sends it later through ``send``, which waits for room.  The
-        same checks and calls as ``send`` for a ``websocket.send``."""
+        same calls as ``send`` for a ``websocket.send``.  The protocol's state says it all:
+        it is OPEN only once the handshake was answered 101 and until a close is sent or
+        failed; a lost connection has a closing transport."""
+        conn = self.conn
         if (
-            not self.handshake_complete
-            or self.close_sent
-            or self.disconnected
-            or self.initial_response is not None
+            conn.state is not State.OPEN
+            or conn.expect_continuation_frame
             or not self.writable.is_set()
             or self.transport.is_closing()
         ):
             return False
-        conn = self.conn
-        if conn.state is not State.OPEN or conn.expect_continuation_frame:
-            return False
-        pending = conn.data_to_send()  # always empty here: uvicorn flushes after each event
-        if pending:
-            self.transport.write(b"".join(pending))
         if conn.extensions:  # a negotiated extension (deflate) frames each socket its own way
             conn.send_text(payload)
             self.transport.write(b"".join(conn.data_to_send()))
