@@ -187,6 +187,7 @@ class Container:
             fetch_after=partial(events.fetch_after, db),
             last_id=partial(events.last_event_id, db),
             poll_seconds=settings.event_poll_seconds,
+            batch=events.BATCH,
         )
         box = SecretBox(settings.resolved_secret_key())
         production = settings.env == "production"

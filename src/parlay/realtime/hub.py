@@ -142,8 +142,13 @@ class Hub:
         last_id: Callable[[], Awaitable[int]],
         poll_seconds: float = 2.0,
         monotonic: Callable[[], float] = time.monotonic,
+        batch: int = 0,
     ) -> None:
         self._fetch_after = fetch_after
+        #: ``fetch_after`` answers at most this many events (0: no bound known): a shorter
+        #: answer holds everything committed when it was read, so the drain ends without
+        #: asking again (whatever commits later wakes the pump again).
+        self._batch = batch
         self._last_id_source = last_id
         self._poll_seconds = poll_seconds
         self._monotonic = monotonic
@@ -229,6 +234,7 @@ class Hub:
             events = await self._fetch_after(self.last_id)
             if not events:
                 return
+            complete = 0 < len(events) < self._batch
             for event in events:
                 frame: bytes | None = None  # encoded once, for every local socket
                 for user_id in event.recipients:
@@ -239,3 +245,5 @@ class Hub:
                         for sub in subs:
                             sub.offer(event, frame)
                 self.last_id = event.id
+            if complete:
+                return
