@@ -98,3 +98,33 @@ async def test_every_notify_is_followed_by_a_wake_up_on_the_other_node() -> None
     finally:
         await node_a.stop()
         await node_b.stop()
+
+
+async def test_commits_close_together_share_a_read_of_the_log() -> None:
+    """Ten commits, each waking the hub as it lands: with a gap of a second between reads,
+    the first read goes at once and the nine after it share one; every event arrives once,
+    in order."""
+    log: list[LiveEvent] = []
+    reads: list[int] = []
+
+    async def fetch_after(last_id: int) -> list[LiveEvent]:
+        reads.append(last_id)
+        await asyncio.sleep(0)
+        return [e for e in log if e.id > last_id][:500]
+
+    async def last_id() -> int:
+        return 0
+
+    hub = Hub(fetch_after, last_id, poll_seconds=60, batch=500, min_gap=1.0)
+    await hub.start()
+    sub = hub.subscribe("u1")
+    try:
+        for n in range(1, 11):
+            log.append(_event(n))
+            hub.wake()
+            await asyncio.sleep(0)
+        got = [(await sub.next()).id for _ in range(10)]  # type: ignore[union-attr]
+        assert got == list(range(1, 11))
+        assert len(reads) == 2
+    finally:
+        await hub.stop()
