@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import asyncpg
 import pytest
-from sqlalchemy import Float, Integer, String, bindparam, cast, func, select
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sqlalchemy import DateTime, Float, Integer, String, bindparam, cast, func, select
+from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.dialects.postgresql import asyncpg as postgresql_asyncpg
 
 from parlay.db.base import UTCDateTime, new_id
@@ -394,3 +397,26 @@ async def test_sqlite_read_waits_off_the_event_loop_when_the_database_is_locked(
     finally:
         holder.close()
         await db.dispose()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    moment=st.datetimes(
+        min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.just(UTC)
+    ),
+    offset_minutes=st.integers(-14 * 60, 14 * 60),
+)
+def test_an_instant_is_stored_on_sqlite_as_sqlalchemy_writes_it(
+    moment: datetime, offset_minutes: int
+) -> None:
+    """The fast bind of ``UTCDateTime`` on SQLite writes the very text SQLAlchemy's DATETIME
+    would (stored rows and bound bounds compare as text), whatever zone the instant is in."""
+    dialect = sqlite_dialect.dialect()
+    local = moment.astimezone(timezone(timedelta(minutes=offset_minutes)))
+    theirs = DateTime(timezone=True).dialect_impl(dialect).bind_processor(dialect)
+    assert theirs is not None
+    ours = UTCDateTime().bind_processor(dialect)
+    assert ours(local) == theirs(moment.replace(tzinfo=None))
+    assert ours(None) is None
+    with pytest.raises(ValueError):
+        ours(moment.replace(tzinfo=None))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import Any, Generic, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -291,6 +292,13 @@ def _viewer_zone(user: User, tz: str | None) -> ZoneInfo:
     return parse_time_zone(tz if tz is not None else user.time_zone, field="tz")
 
 
+@lru_cache(maxsize=4096)
+def _midnight(day: date, zone: ZoneInfo) -> datetime:
+    """Local midnight of ``day`` in ``zone``, in UTC: the edges of the windows people ask
+    about, the same few days over and over (``compute_local_day_window``'s, kept)."""
+    return compute_local_day_window(day, zone).start
+
+
 async def list_dates(
     ctx: Context, user: User, invite_id: str, first: date, last: date, tz: str | None
 ) -> list[date]:
@@ -301,10 +309,7 @@ async def list_dates(
         raise InvalidInput("'to' must not be before 'from'.", field="to")
     if (last - first).days > MAX_RANGE_DAYS:
         raise InvalidInput(f"Ask for at most {MAX_RANGE_DAYS} days at once.", field="to")
-    window = Interval(
-        compute_local_day_window(first, zone).start,
-        compute_local_day_window(last + timedelta(days=1), zone).start,
-    )
+    window = Interval(_midnight(first, zone), _midnight(last + timedelta(days=1), zone))
     found = await _availability(ctx, user, invite_id, window)
     now = minute_ceiling(ctx.now())
     key = found.memo_key()
@@ -325,7 +330,7 @@ async def list_slots(
     with whether it overlaps the viewer's own busy time (API rule 6, "mutual availability")."""
     zone = _viewer_zone(user, tz)
     _check_date(day, "date")
-    window = compute_local_day_window(day, zone)
+    window = Interval(_midnight(day, zone), _midnight(day + timedelta(days=1), zone))
     availability = await _availability(ctx, user, invite_id, window)
     own_meeting = availability.meeting_id
     now = minute_ceiling(ctx.now())
