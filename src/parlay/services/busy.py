@@ -87,11 +87,14 @@ async def _read_source(source: BusySource, user_id: str, window: Interval) -> li
 async def _read_snapshot(
     source: SnapshotBusySource, user_id: str, calendar_stamps: Stamps | None
 ) -> BusySnapshot:
-    """As ``_read_source``: a source that fails or dawdles counts as none (logged)."""
+    """As ``_read_source``: a source that fails or dawdles counts as none (logged).  The
+    calendar mirror given the stamps just read answers from this process's memory or this
+    database, as the caller's own read did: no timer for it (one per request on the hottest
+    path)."""
     try:
+        if calendar_stamps is not None and isinstance(source, StoredCalendarBusy):
+            return await source.snapshot(user_id, stamps=calendar_stamps)
         async with asyncio.timeout(SOURCE_TIMEOUT):
-            if calendar_stamps is not None and isinstance(source, StoredCalendarBusy):
-                return await source.snapshot(user_id, stamps=calendar_stamps)
             return await source.snapshot(user_id)
     except Exception as exc:
         log.warning("busy source %s failed: %s", type(source).__name__, type(exc).__name__)

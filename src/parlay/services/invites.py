@@ -301,7 +301,7 @@ def _midnight(day: date, zone: ZoneInfo) -> datetime:
 
 async def list_dates(
     ctx: Context, user: User, invite_id: str, first: date, last: date, tz: str | None
-) -> list[date]:
+) -> tuple[date, ...]:
     zone = _viewer_zone(user, tz)
     _check_date(first, "from")
     _check_date(last, "to")
@@ -313,13 +313,11 @@ async def list_dates(
     found = await _availability(ctx, user, invite_id, window)
     now = minute_ceiling(ctx.now())
     key = found.memo_key()
-    return list(
-        _DATES.get(
-            None if key is None else (key, now, window, zone),
-            lambda: tuple(
-                compute_invite_dates(*_engine_args(found.terms, found.busy(), now, window), zone)
-            ),
-        )
+    return _DATES.get(
+        None if key is None else (key, now, window, zone),
+        lambda: tuple(
+            compute_invite_dates(*_engine_args(found.terms, found.busy(), now, window), zone)
+        ),
     )
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from datetime import date
+from functools import lru_cache
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
@@ -55,7 +58,14 @@ async def invite_dates(request: Request) -> Response:
     tz = query_value(request, "tz", _TZ, required=False)
     ctx: Context = request.app.state.ctx
     found = await invites.list_dates(ctx, user, path_param(request, "invite_id"), first, last, tz)
-    return JSONResponse({"dates": [d.isoformat() for d in found]})
+    return Response(_dates_body(found), media_type="application/json")
+
+
+@lru_cache(maxsize=1024)
+def _dates_body(found: tuple[date, ...]) -> bytes:
+    """The JSON of a dates answer; the memoized answers of ``list_dates`` are few and asked
+    for again and again (one per invite terms, window and zone)."""
+    return json.dumps({"dates": [d.isoformat() for d in found]}, separators=(",", ":")).encode()
 
 
 @router.get(
