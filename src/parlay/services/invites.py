@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -9,7 +10,7 @@ from functools import lru_cache
 from typing import Any, Generic, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import Text, bindparam, cast, func, select
 
 from parlay.db.base import UTCDateTime
 from parlay.db.direct import DirectQuery
@@ -81,6 +82,12 @@ def _terms(fields: Mapping[str, Any]) -> InviteTerms:
     return terms
 
 
+def _known_terms(row: Mapping[str, Any]) -> InviteTerms:
+    """``_terms`` of a row whose ``weekly`` is the stored JSON text, decoded only if the
+    invite's terms are not known yet (most requests know them)."""
+    return _TERMS.get(row["id"]) or _terms({**row, "weekly": json.loads(row["weekly"])})
+
+
 def terms_of(invite: Invite) -> InviteTerms:
     return _terms({column.key: getattr(invite, column.key) for column in _TERM_COLUMNS})
 
@@ -134,7 +141,9 @@ async def get_invite(ctx: Context, user: User, invite_id: str) -> InviteRead:
 #: meetings around a window: what showing availability reads, in one statement.
 _AVAILABILITY = DirectQuery(
     select(
-        *_TERM_COLUMNS,
+        *(c for c in _TERM_COLUMNS if c is not Invite.weekly),
+        # As stored: decoded only when the terms are not already known (``_known_terms``).
+        cast(Invite.weekly, Text).label("weekly"),
         Invite.status,
         Invite.host_id,
         Invite.meeting_id,
@@ -219,7 +228,7 @@ async def _availability(
         else tuple(await external_busy(ctx.busy_sources, host, busy_window))
     )
     return _Availability(
-        _terms(invite), invite["meeting_id"], busy_window, meetings, snapshots, external
+        _known_terms(invite), invite["meeting_id"], busy_window, meetings, snapshots, external
     )
 
 
