@@ -50,6 +50,10 @@ def create_app(settings: Settings, container: Container | None = None) -> FastAP
         docs_url=None,  # our own page under the CSP: parlay.web.docs
         redoc_url=None,
         lifespan=lifespan,
+        # Parlay's own Prometheus metrics (/metrics) are its telemetry; FastAPI's native
+        # OpenTelemetry hook would otherwise ask for the global tracer, meter and logger
+        # providers (environment lookups) on every request, to find none configured.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.container = container
     app.state.settings = settings
