@@ -249,6 +249,7 @@ class Container:
         if self.video is not None:
             await self.video.close()  # the Janus sessions and connection, if any
         await self.hub.stop()
+        await self.ctx.principals.close()
         await self.ctx.limiter.close()
         await self.ctx.db.dispose()
 

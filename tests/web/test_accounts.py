@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -175,3 +176,63 @@ def test_principal_cache_bounds() -> None:
     assert cache.get("b") is None  # expired
     off = PrincipalCache(ttl=0)
     assert off.put("a", u1).user is u1 and off.get("a") is None
+
+
+async def test_a_cached_caller_is_read_again_in_the_background_once_half_its_ttl_old() -> None:
+    """Served from the entry all along; half a ttl in, one read (however many requests) in
+    the background replaces it; a read that finds the credential gone forgets it."""
+    now = [0.0]
+    cache = PrincipalCache(ttl=2.0, monotonic=lambda: now[0])
+    reads: list[float] = []
+    release = asyncio.Event()
+    answer: list[Any] = [(User(id="u1", display_name="Alice B."), None, None)]
+
+    async def read() -> Any:
+        reads.append(now[0])
+        await release.wait()
+        return answer[0]
+
+    found = cache.put("t:a", User(id="u1", display_name="Alice"))
+    now[0] = 0.9
+    cache.refresh("t:a", found, read)
+    await asyncio.sleep(0)
+    assert reads == []  # not yet half its ttl old
+
+    now[0] = 1.0
+    for _ in range(3):
+        cache.refresh("t:a", found, read)
+        await asyncio.sleep(0)
+    assert reads == [1.0]  # one read for the three requests
+    release.set()
+    await cache.settled()
+    now[0] = 2.5  # the first entry would have expired at 2.0
+    fresh = cache.get("t:a")
+    assert fresh is not None and fresh.user.display_name == "Alice B."
+    now[0] = 3.0  # the refreshed entry counts from its read, at 1.0
+    assert cache.get("t:a") is None
+
+    gone = cache.put("t:a", User(id="u1"))
+    now[0] = 4.0
+    answer[0] = None  # the token was revoked meanwhile
+    cache.refresh("t:a", gone, read)
+    await cache.settled()
+    assert cache.get("t:a") is None
+
+
+async def test_a_refresh_under_way_when_a_credential_is_forgotten_does_not_bring_it_back() -> None:
+    now = [0.0]
+    cache = PrincipalCache(ttl=2.0, monotonic=lambda: now[0])
+    release = asyncio.Event()
+
+    async def read() -> Any:
+        await release.wait()
+        return (User(id="u1"), None, None)  # read before the logout committed
+
+    found = cache.put("s:a", User(id="u1"))
+    now[0] = 1.5
+    cache.refresh("s:a", found, read)
+    await asyncio.sleep(0)
+    cache.forget("s:a")  # logout, heard while the read was on its way
+    release.set()
+    await cache.settled()
+    assert cache.get("s:a") is None

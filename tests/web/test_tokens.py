@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
 
 from parlay.services.principals import PrincipalCache
 from tests.conftest import Person
@@ -29,7 +30,7 @@ def bearer(token: str) -> dict[str, str]:
 
 
 async def test_tokens_are_listed_with_last_use_and_never_their_secret(
-    anon: httpx.AsyncClient, alice: Person
+    app: FastAPI, anon: httpx.AsyncClient, alice: Person
 ) -> None:
     made = await make_token(alice, "  laptop script ")
     assert made["token"].startswith("plt_") and made["name"] == "laptop script"
@@ -44,6 +45,7 @@ async def test_tokens_are_listed_with_last_use_and_never_their_secret(
     assert made["token"] not in r.text and made["token"][4:] not in r.text
 
     assert (await anon.get("/api/v1/me", headers=bearer(made["token"]))).status_code == 200
+    await app.state.ctx.principals.settled()  # the use is recorded beside the request
     [used] = (await alice.client.get("/api/v1/me/tokens")).json()["tokens"]
     first_use = datetime.fromisoformat(used["last_used_at"])
     assert first_use >= datetime.fromisoformat(used["created_at"])
@@ -51,6 +53,7 @@ async def test_tokens_are_listed_with_last_use_and_never_their_secret(
     # Used again within the minute: not written again (the clock is not pinned here, so a
     # write on every request would have moved it).
     assert (await anon.get("/api/v1/rooms", headers=bearer(made["token"]))).status_code == 200
+    await app.state.ctx.principals.settled()
     [again] = (await alice.client.get("/api/v1/me/tokens")).json()["tokens"]
     assert datetime.fromisoformat(again["last_used_at"]) == first_use
 

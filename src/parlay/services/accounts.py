@@ -167,15 +167,25 @@ async def _caller(ctx: Context, key: str, query: DirectQuery) -> CachedCaller:
     """Who ``key`` (a kind prefix and a credential digest) belongs to: from the short-lived
     cache (parlay.services.principals) or a direct read (parlay.db.direct), since this runs on
     every request."""
-    cached = ctx.principals.get(key)
-    if cached is None:
+
+    async def read() -> tuple[User, str | None, datetime | None] | None:
         row = await ctx.db.direct.fetch_one(query, token_hash=key[2:])
         if row is None:
-            raise Unauthenticated()
-        cached = ctx.principals.put(
-            key, _user(row), csrf_token=row.get("csrf_token"), expires_at=row.get("expires_at")
-        )
-    return cached
+            return None
+        return _user(row), row.get("csrf_token"), row.get("expires_at")
+
+    cached = ctx.principals.get(key)
+    if cached is not None:
+        ctx.principals.refresh(key, cached, read)  # in the background, when it is due
+        return cached
+    read_at = ctx.principals.monotonic()
+    found = await read()
+    if found is None:
+        raise Unauthenticated()
+    user, csrf_token, expires_at = found
+    return ctx.principals.put(
+        key, user, csrf_token=csrf_token, expires_at=expires_at, read_at=read_at
+    )
 
 
 async def authenticate_session(ctx: Context, session_token: str) -> Principal:
@@ -192,7 +202,8 @@ async def authenticate_token(ctx: Context, token: str) -> Principal:
     key = "t:" + _digest(token)
     cached = await _caller(ctx, key, _BY_TOKEN)
     if ctx.principals.due_for_use_write(key):
-        await _record_token_use(ctx, key[2:])
+        # Not waited for: bookkeeping, not the request's work (and best effort anyway).
+        ctx.principals.in_background("u" + key, _record_token_use(ctx, key[2:]))
     return Principal(user=cached.user, via_session=False, key=key)
 
 
