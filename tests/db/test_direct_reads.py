@@ -17,7 +17,7 @@ from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.dialects.postgresql import asyncpg as postgresql_asyncpg
 
 from parlay.db.base import UTCDateTime, new_id
-from parlay.db.direct import DirectQuery, PostgresReader
+from parlay.db.direct import DirectQuery, DirectWriteOutcomeUnknown, PostgresReader
 from parlay.db.models import Room, RoomMember, User
 from parlay.db.scheduling_models import Invite, Meeting
 from parlay.db.session import Database
@@ -351,6 +351,26 @@ async def test_postgres_reader_times_out_a_slow_query_and_recovers(
             await _fetch(reader, _sleep_query(), seconds=30, tag="slow")
         assert reader.opened == 0
         assert (await _fetch(reader, _sleep_query(), seconds=0, tag="next"))[0][1] == "next"
+    finally:
+        await reader.close()
+
+
+async def test_an_overdue_write_is_an_unknown_outcome_and_nothing_waits_for_it(
+    backend: str, database_url: str
+) -> None:
+    """A write past its deadline is not retried (it may have happened): its caller hears
+    the outcome is unknown; queries within their deadline on the same reader are unharmed."""
+    if backend != "postgres":
+        pytest.skip("the PostgreSQL reader's own connection handling")
+    reader = PostgresReader(database_url, max_size=2, command_timeout=0.3)
+    compiled = _sleep_query().compiled(postgresql_asyncpg.dialect())
+    try:
+        slow = reader.fetch(compiled, [30.0, "slow"], retry=False)
+        quick = reader.fetch(compiled, [0.1, "quick"], retry=False)
+        outcomes = await asyncio.gather(slow, quick, return_exceptions=True)
+        assert isinstance(outcomes[0], DirectWriteOutcomeUnknown)
+        assert not isinstance(outcomes[1], BaseException) and outcomes[1][0][1] == "quick"
+        assert reader.opened == 1  # the overdue one's connection is gone, the other kept
     finally:
         await reader.close()
 
