@@ -365,7 +365,12 @@ class PostgresReader:
     ) -> list[Any]:
         """Run the statement; ``retry``: once more on a fresh connection if the connection
         was lost (reads); without it a lost connection raises ``DirectWriteOutcomeUnknown``."""
-        if self._watchdog is None or self._watchdog.done():
+        watchdog = self._watchdog  # one per reader, on the loop its connections belong to
+        if (
+            watchdog is None
+            or watchdog.done()
+            or watchdog.get_loop() is not asyncio.get_running_loop()
+        ):
             self._watchdog = asyncio.create_task(self._watch(), name="parlay-db-watchdog")
         for attempt in (1, 2):
             connection = await self._take()
