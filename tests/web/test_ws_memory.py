@@ -71,8 +71,12 @@ async def test_tasks_per_socket_are_bounded_and_end_with_it(
     server: str, room: dict[str, Any], bob: Person
 ) -> None:
     token = await token_of(bob)
-    # A first socket starts the node's own tasks (the video heartbeat); they are per node.
-    await (await _open(server, token)).close()
+    # A first socket and a first message start the node's own tasks (the video heartbeat,
+    # the database readers' watchdogs); they are per node.
+    first = await _open(server, token)
+    r = await bob.client.post(f"/api/v1/rooms/{room['id']}/messages", json={"body": "first"})
+    assert r.status_code == 201, r.text
+    await first.close()
     await asyncio.sleep(0.1)
     before = _server_tasks()
     sockets = [await _open(server, token) for _ in range(5)]
