@@ -60,6 +60,48 @@ def rss_kib(pid: int) -> int | None:
     return None
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time ``pid`` has used so far (Linux /proc), or None if unknown."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def postgres_pids() -> list[int]:
+    """This machine's PostgreSQL server processes (postmaster and backends), by name."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if (entry / "comm").read_text().strip() == "postgres":
+                    found.append(int(entry.name))
+    return found
+
+
+class CpuTally:
+    """CPU seconds used from its creation to ``used()`` by named groups of processes (each
+    found again at the end: a process that started meanwhile counts from zero; one that
+    ended meanwhile is missed, so the figures are a floor)."""
+
+    def __init__(self, groups: dict[str, Callable[[], list[int]]]) -> None:
+        self._groups = groups
+        self._start = {name: self._read(find()) for name, find in groups.items()}
+
+    @staticmethod
+    def _read(pids: list[int]) -> dict[int, float]:
+        return {pid: cpu for pid in pids if (cpu := cpu_seconds(pid)) is not None}
+
+    def used(self) -> dict[str, float]:
+        used = {}
+        for name, find in self._groups.items():
+            before = self._start[name]
+            now = self._read(find())
+            used[name] = sum(cpu - before.get(pid, 0.0) for pid, cpu in now.items())
+        return used
+
+
 def percentile(samples: Sequence[float], pct: float) -> float:
     """Nearest-rank percentile (``pct`` in 0..100) of unsorted ``samples``."""
     if not samples:

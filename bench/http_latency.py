@@ -19,7 +19,6 @@ then each ``dates``; medians are reported.
 from __future__ import annotations
 
 import asyncio
-import os
 import statistics
 import time
 from datetime import UTC, date, datetime, timedelta
@@ -31,6 +30,7 @@ from bench.common import (
     PASSWORD,
     Server,
     bounded_gather,
+    cpu_seconds,
     on_each_backend,
     percentile,
     progress,
@@ -222,8 +222,7 @@ async def _measure_server(backend: str, tmp: str, db_env: dict[str, str]) -> lis
 
 def _cpu_seconds(pid: int) -> float:
     """User + system CPU time the server process has used so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return cpu_seconds(pid) or 0.0
 
 
 LABELS = {

@@ -12,7 +12,8 @@ before the POST was sent.  A short first phase posts one message at a time (no q
 the latency of the path itself.  Every message must arrive exactly once.
 
 Figures per configuration: p50/p95/p99/max latency (ms), messages delivered / expected,
-duplicates, POST throughput, and the servers' resident memory (``VmRSS``) before the sockets
+duplicates, POST throughput, the CPU each message costs the servers, PostgreSQL and this client
+during the loaded rounds (where a second node's work goes), and the servers' resident memory (``VmRSS``) before the sockets
 open (after ``WARM_SOCKETS`` warm-up sockets per node) and with all 500 connected.  Sizes can be lowered for a quick check with
 ``BENCH_WS_USERS`` (even) and ``BENCH_WS_ROUNDS``; ``BENCH_WS_CONFIGS`` picks configurations
 (``sqlite,postgres,postgres-x2``).  Each configuration is bounded by ``HARD_TIMEOUT`` seconds.
@@ -38,11 +39,13 @@ from typing import Any
 import httpx
 from common import (
     PASSWORD,
+    CpuTally,
     Server,
     bounded_gather,
     database,
     percentile,
     postgres_answers,
+    postgres_pids,
     progress,
     read_response,
     rss_kib,
@@ -384,6 +387,13 @@ async def _measure(
             progress(f"{tag}idle phase {len(tally.latency_ms)}/{len(idle_rooms)} delivered")
 
             # Phase 2: every room posts each round, IN_FLIGHT POSTs at a time.
+            tally_cpu = CpuTally(
+                {
+                    "servers": lambda: [s.pid for s in servers],
+                    "postgres": postgres_pids,
+                    "client": lambda: [os.getpid()],
+                }
+            )
             load_started = time.perf_counter()
             for number in range(ROUNDS):
                 failures += await _post_round(
@@ -395,6 +405,7 @@ async def _measure(
                     f"{len(tally.latency_ms)}/{len(tally.expected_receiver)}"
                 )
             load_s = time.perf_counter() - load_started
+            cpu_used = tally_cpu.used()
             await asyncio.sleep(0.5)  # a late duplicate would show up here
             rss_after = _rss_sum(servers)
         finally:
@@ -493,6 +504,16 @@ async def _measure(
             "unit": "KiB",
         },
         {"name": f"{tag}ws_connect_all", "value": connect_s, "unit": "s"},
+        *(
+            {
+                "name": f"{tag}ws_cpu_per_post_{group}",
+                "value": seconds * 1000 / loaded_expected,
+                "unit": "ms",
+                "note": "CPU of the loaded rounds per message (a floor: see CpuTally)",
+            }
+            for group, seconds in cpu_used.items()
+            if not (group == "postgres" and "sqlite" in tag)
+        ),
     ]
 
 
