@@ -236,3 +236,19 @@ async def test_a_refresh_under_way_when_a_credential_is_forgotten_does_not_bring
     release.set()
     await cache.settled()
     assert cache.get("s:a") is None
+
+
+async def test_a_failed_background_read_leaves_the_entry_to_age_out() -> None:
+    now = [0.0]
+    cache = PrincipalCache(ttl=2.0, monotonic=lambda: now[0])
+
+    async def read() -> Any:
+        raise ConnectionError("database unreachable")
+
+    found = cache.put("t:a", User(id="u1"))
+    now[0] = 1.5
+    cache.refresh("t:a", found, read)
+    await cache.settled()
+    assert cache.get("t:a") is found  # still served, within its ttl
+    now[0] = 2.0
+    assert cache.get("t:a") is None  # and not a moment past it
