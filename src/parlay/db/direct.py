@@ -387,7 +387,7 @@ class PostgresReader:
                     raise TimeoutError("the database did not answer in time") from exc
                 if attempt == 1 and retry and _connection_lost(exc):
                     continue
-                if not retry and (_connection_lost(exc) or isinstance(exc, TimeoutError)):
+                if not retry and _connection_lost(exc):
                     raise DirectWriteOutcomeUnknown() from exc
                 if getattr(exc, "sqlstate", None) in _LOST_RACE:
                     raise DirectWriteLostRace() from exc
@@ -397,8 +397,8 @@ class PostgresReader:
             if connection in self._overdue:  # answered as the watchdog closed it
                 self._overdue.discard(connection)
                 self._free_place()
-                return list(rows)
-            self._hand_on(connection)
+            else:
+                self._hand_on(connection)
             return list(rows)
         raise AssertionError("unreachable")
 

@@ -243,7 +243,7 @@ class Hub:
             events = await self._fetch_after(self.last_id)
             if not events:
                 return
-            complete = 0 < len(events) < self._batch
+            complete = len(events) < self._batch
             for event in events:
                 frame: bytes | None = None  # encoded once, for every local socket
                 for user_id in event.recipients:

@@ -66,12 +66,14 @@ _TERMS_KEPT = 4096
 
 
 def _terms(fields: Mapping[str, Any]) -> InviteTerms:
-    """The terms of the invite whose ``_TERM_COLUMNS`` are ``fields`` (a row, say)."""
+    """The terms of the invite whose ``_TERM_COLUMNS`` are ``fields`` (a row, say; its
+    ``weekly`` may be the stored JSON text, decoded only when the terms are not known yet)."""
     terms = _TERMS.get(fields["id"])
     if terms is None:
+        weekly = fields["weekly"]
         terms = check_invite_terms(
             fields["time_zone"],
-            fields["weekly"],
+            json.loads(weekly) if isinstance(weekly, str) else weekly,
             fields["duration_minutes"],
             fields["horizon_days"],
             fields["min_notice_minutes"],
@@ -80,12 +82,6 @@ def _terms(fields: Mapping[str, Any]) -> InviteTerms:
             _TERMS.pop(next(iter(_TERMS)))  # forget the oldest
         _TERMS[fields["id"]] = terms
     return terms
-
-
-def _known_terms(row: Mapping[str, Any]) -> InviteTerms:
-    """``_terms`` of a row whose ``weekly`` is the stored JSON text, decoded only if the
-    invite's terms are not known yet (most requests know them)."""
-    return _TERMS.get(row["id"]) or _terms({**row, "weekly": json.loads(row["weekly"])})
 
 
 def terms_of(invite: Invite) -> InviteTerms:
@@ -142,7 +138,7 @@ async def get_invite(ctx: Context, user: User, invite_id: str) -> InviteRead:
 _AVAILABILITY = DirectQuery(
     select(
         *(c for c in _TERM_COLUMNS if c is not Invite.weekly),
-        # As stored: decoded only when the terms are not already known (``_known_terms``).
+        # As stored: decoded only when the terms are not already known (``_terms``).
         cast(Invite.weekly, Text).label("weekly"),
         Invite.status,
         Invite.host_id,
@@ -228,7 +224,7 @@ async def _availability(
         else tuple(await external_busy(ctx.busy_sources, host, busy_window))
     )
     return _Availability(
-        _known_terms(invite), invite["meeting_id"], busy_window, meetings, snapshots, external
+        _terms(invite), invite["meeting_id"], busy_window, meetings, snapshots, external
     )
 
 
