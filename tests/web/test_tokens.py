@@ -3,12 +3,14 @@ signed-in session, last use recorded at most about once a minute (both backends)
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import Any
 
 import httpx
 from fastapi import FastAPI
 
+from parlay.main import create_app
 from parlay.services.principals import PrincipalCache
 from tests.conftest import Person
 
@@ -145,3 +147,29 @@ def test_a_token_use_is_due_for_writing_once_a_minute_per_process() -> None:
     assert cache.due_for_use_write("t:a")
     assert cache.due_for_use_write("t:c")  # bounded: the oldest mark makes room
     assert len(cache._use_marks) <= 2
+
+
+async def test_a_token_used_by_many_requests_at_once_on_two_nodes_is_recorded(
+    app: FastAPI, settings: Any, anon: httpx.AsyncClient, alice: Person
+) -> None:
+    """Forty simultaneous requests with one fresh token, half on another node: every one is
+    answered (no 5xx from the last-use writes racing beside them), and the use is recorded."""
+    made = await make_token(alice, "busy script")
+    other = create_app(settings)
+    async with (
+        other.router.lifespan_context(other),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=other), base_url="http://testserver"
+        ) as on_b,
+    ):
+        answers = await asyncio.gather(
+            *(
+                (anon if n % 2 else on_b).get("/api/v1/me", headers=bearer(made["token"]))
+                for n in range(40)
+            )
+        )
+        assert [r.status_code for r in answers] == [200] * 40
+        await other.state.ctx.principals.settled()
+    await app.state.ctx.principals.settled()
+    [used] = (await alice.client.get("/api/v1/me/tokens")).json()["tokens"]
+    assert used["last_used_at"] is not None
