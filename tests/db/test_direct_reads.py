@@ -18,6 +18,7 @@ from sqlalchemy.dialects.postgresql import asyncpg as postgresql_asyncpg
 
 from parlay.db.base import UTCDateTime, new_id
 from parlay.db.direct import DirectQuery, DirectWriteOutcomeUnknown, PostgresReader
+from parlay.db.durable import ASYNC_COMMIT
 from parlay.db.models import Room, RoomMember, User
 from parlay.db.scheduling_models import Invite, Meeting
 from parlay.db.session import Database
@@ -373,6 +374,31 @@ async def test_an_overdue_write_is_an_unknown_outcome_and_nothing_waits_for_it(
         assert reader.opened == 1  # the overdue one's connection is gone, the other kept
     finally:
         await reader.close()
+
+
+async def test_a_write_not_confirmed_on_disk_is_an_unknown_outcome(
+    backend: str, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A direct write commits without waiting for the disk, then waits for it on the same
+    connection (parlay.db.durable).  If that connection dies in between, the caller hears the
+    outcome is unknown (never a success, never a plain error), though the row was written."""
+    if backend != "postgres":
+        pytest.skip("PostgreSQL's asynchronous commits")
+    host, _room, _invite = await _host_with_invite(db)
+    rename = DirectQuery(
+        User.__table__.update()
+        .where(User.id == bindparam("id"))
+        .values(display_name=bindparam("name"))
+        .returning(User.id, ASYNC_COMMIT.label("commit"))
+    )
+    assert await db.direct.write(rename, id=host, name="First") == [{"id": host, "commit": "off"}]
+    monkeypatch.setattr(
+        "parlay.db.direct.FLUSH_SQL", "SELECT pg_terminate_backend(pg_backend_pid())"
+    )
+    with pytest.raises(DirectWriteOutcomeUnknown):
+        await db.direct.write(rename, id=host, name="Second")
+    async with db.read() as session:
+        assert (await session.get(User, host)).display_name == "Second"  # type: ignore[union-attr]
 
 
 async def test_postgres_reader_gives_up_on_a_server_that_never_answers(backend: str) -> None:

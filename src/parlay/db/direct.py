@@ -18,7 +18,8 @@ that feeds a write, use ``Database.read()`` / ``Database.write()`` instead.
 ``DirectReader.sqlite_transaction`` runs a short synchronous write transaction inline on the
 event loop (a chat post: five statements, well under a millisecond, no thread hops while the
 write lock is held).  ``DirectReader.write`` (PostgreSQL only) runs one self-contained statement that commits by
-itself (no BEGIN, no COMMIT, no pool ping: one round trip).  It is for a whole use case written
+itself (no BEGIN, no COMMIT, no pool ping: one round trip), then waits on the same connection
+for its commit to be on disk (``parlay.db.durable``).  It is for a whole use case written
 as one statement (a chat post).  It is never retried here: if the connection breaks while it
 runs, the outcome is unknown and ``DirectWriteOutcomeUnknown`` says so.
 """
@@ -40,6 +41,8 @@ import asyncpg
 from sqlalchemy import ClauseElement
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.sql.compiler import SQLCompiler
+
+from parlay.db.durable import FLUSH_SQL
 
 Row = dict[str, Any]
 _Processor = Callable[[Any], Any] | None
@@ -361,10 +364,18 @@ class PostgresReader:
         self._idle.append((connection, time.monotonic()))
 
     async def fetch(
-        self, compiled: _Compiled, parameters: list[Any], *, retry: bool = True
+        self,
+        compiled: _Compiled,
+        parameters: list[Any],
+        *,
+        retry: bool = True,
+        flush: bool = False,
     ) -> list[Any]:
         """Run the statement; ``retry``: once more on a fresh connection if the connection
-        was lost (reads); without it a lost connection raises ``DirectWriteOutcomeUnknown``."""
+        was lost (reads); without it (a write) a lost connection, or a failure after the
+        statement ran, raises ``DirectWriteOutcomeUnknown``.  ``flush``: when the statement
+        answered rows, wait on the same connection until every commit before it is on disk
+        (``parlay.db.durable``) before answering."""
         watchdog = self._watchdog  # one per reader, on the loop its connections belong to
         if (
             watchdog is None
@@ -375,15 +386,21 @@ class PostgresReader:
         for attempt in (1, 2):
             connection = await self._take()
             self._deadlines[connection] = time.monotonic() + self._command_timeout
+            ran = False
             try:
                 rows = await connection.fetch(compiled.sql, *parameters)
+                ran = True
+                if flush and rows:
+                    await connection.fetch(FLUSH_SQL)
             except BaseException as exc:
                 connection.terminate()
                 self._free_place()
-                if connection in self._overdue:
-                    self._overdue.discard(connection)
-                    if not retry:
-                        raise DirectWriteOutcomeUnknown() from exc
+                overdue = connection in self._overdue
+                self._overdue.discard(connection)
+                if not retry and (overdue or (ran and not isinstance(exc, asyncio.CancelledError))):
+                    # A write cut off, or written and not known to be on disk.
+                    raise DirectWriteOutcomeUnknown() from exc
+                if overdue:
                     raise TimeoutError("the database did not answer in time") from exc
                 if attempt == 1 and retry and _connection_lost(exc):
                     continue
@@ -448,8 +465,21 @@ class DirectReader:
         raw = await self._backend.fetch(compiled, _parameters(compiled, values))
         return _rows(compiled, raw)
 
-    async def fetch_one(self, query: DirectQuery, **values: Any) -> Row | None:
-        rows = await self.fetch(query, **values)
+    async def fetch_flushed(self, query: DirectQuery, **values: Any) -> list[Row]:
+        """``fetch``, answered (on PostgreSQL) only once every commit it saw is on disk: for
+        reads that hand event ids to clients (``parlay.db.durable``)."""
+        compiled = query.compiled(self._dialect)
+        parameters = _parameters(compiled, values)
+        if isinstance(self._backend, PostgresReader):
+            raw = await self._backend.fetch(compiled, parameters, flush=True)
+        else:
+            raw = await self._backend.fetch(compiled, parameters)
+        return _rows(compiled, raw)
+
+    async def fetch_one(
+        self, query: DirectQuery, *, flushed: bool = False, **values: Any
+    ) -> Row | None:
+        rows = await (self.fetch_flushed if flushed else self.fetch)(query, **values)
         return rows[0] if rows else None
 
     async def sqlite_transaction(self, body: Callable[[Callable[..., list[Row]]], T]) -> T:
@@ -477,11 +507,15 @@ class DirectReader:
         return self._writer is not None
 
     async def write(self, query: DirectQuery, **values: Any) -> list[Row]:
-        """Run one self-committing statement on a connection of its own (PostgreSQL only)."""
+        """Run one self-committing statement on a connection of its own (PostgreSQL only);
+        when it answers rows, answer once its commit is on disk (it may commit
+        asynchronously: ``parlay.db.durable``)."""
         if self._writer is None:
             raise RuntimeError("direct writes need PostgreSQL")
         compiled = query.compiled(self._dialect)
-        raw = await self._writer.fetch(compiled, _parameters(compiled, values), retry=False)
+        raw = await self._writer.fetch(
+            compiled, _parameters(compiled, values), retry=False, flush=True
+        )
         return _rows(compiled, raw)
 
     async def close(self) -> None:

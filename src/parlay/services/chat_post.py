@@ -15,6 +15,9 @@ PostgreSQL backend.  This statement does the same work in one, with the same gua
   lock), and the event's row is selected FROM the lock CTE, so its id (``nextval``) is drawn
   after the lock is held; the statement commits on its own right after, still holding it.
   Event ids therefore become visible in commit order, as ``parlay.services.events`` requires;
+- **durability**: the lock CTE also makes the commit asynchronous, so the lock is not held
+  across an fsync; ``DirectReader.write`` answers only once the commit is on disk
+  (``parlay.db.durable``);
 - **all or nothing**: one statement is one transaction.
 
 The payload is the ``MessageRead`` the API answers, serialized in Python (JSON text) with id 0
@@ -43,6 +46,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 
 from parlay.db.direct import DirectQuery
+from parlay.db.durable import ASYNC_COMMIT
 from parlay.db.models import Event, Message, Room, RoomMember, User
 from parlay.services.events import EVENT_LOCK_KEY
 from parlay.services.views import MemberRead, MessageRead
@@ -80,9 +84,11 @@ def _statement() -> DirectQuery:
         .returning(inserted.c.id)
         .cte("bumped")
     )
-    lock = select(bumped.c.id, func.pg_advisory_xact_lock(EVENT_LOCK_KEY).label("locked")).cte(
-        "event_lock"
-    )
+    lock = select(
+        bumped.c.id,
+        func.pg_advisory_xact_lock(EVENT_LOCK_KEY).label("locked"),
+        ASYNC_COMMIT.label("async_commit"),
+    ).cte("event_lock")
     payload = cast(
         cast(bindparam("payload", type_=Text), JSONB).op("||")(
             func.jsonb_build_object("id", lock.c.id)

@@ -4,7 +4,8 @@ Event ids must become visible in id order, or a client resuming from a cursor co
 event committed late with a smaller id.  SQLite serializes writers, so that holds there; on
 PostgreSQL, a transaction-scoped advisory lock taken before the first event insert makes
 event-writing transactions assign ids and commit one at a time (the lock is held only from the
-event insert, which use cases do last, to the commit).
+event insert, which use cases do last, to the commit, which does not wait for the disk).
+Readers that hand ids to clients wait for the disk instead (``parlay.db.durable``).
 
 An event names its recipients in ``event_recipients`` rows, or is addressed to a room
 (``events.room_id``, a chat message): its recipients are then the room's members who had joined
@@ -27,6 +28,7 @@ from sqlalchemy import (
     insert,
     null,
     select,
+    text,
     true,
     union_all,
 )
@@ -34,6 +36,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parlay.db.direct import DirectQuery
+from parlay.db.durable import ASYNC_COMMIT, FLUSH_SQL
 from parlay.db.models import Event, EventRecipient, RoomMember
 from parlay.db.session import Database
 from parlay.realtime.hub import LiveEvent
@@ -58,8 +61,12 @@ def _append_one_pg() -> Insert:
     hence before ``nextval`` gives the row its id (the planner neither inlines nor drops a CTE
     with a volatile function); the recipients' rows read the id from the event's CTE.  One
     round trip instead of three, all while the lock is held: the lock window is this statement
-    and the commit."""
-    lock = select(func.pg_advisory_xact_lock(EVENT_LOCK_KEY).label("locked")).cte("event_lock")
+    and the commit, which does not wait for the disk (``parlay.db.durable``: the unit of work
+    waits for it after the commit)."""
+    lock = select(
+        func.pg_advisory_xact_lock(EVENT_LOCK_KEY).label("locked"),
+        ASYNC_COMMIT.label("async_commit"),
+    ).cte("event_lock")
     row = select(
         bindparam("type", type_=Event.type.type),
         bindparam("data", type_=Event.data.type),
@@ -139,10 +146,10 @@ _BATCH_AFTER = DirectQuery(_batch_after())
 
 async def fetch_after(db: Database, last_id: int) -> list[LiveEvent]:
     """The next batch of events after ``last_id``, in order, with their recipients: what every
-    node's hub reads after each wake-up (one direct read)."""
+    node's hub reads after each wake-up (one direct read; on disk before it is answered)."""
     found: dict[int, dict[str, Any]] = {}
     recipients: dict[int, set[str]] = {}
-    for row in await db.direct.fetch(_BATCH_AFTER, after=last_id):
+    for row in await db.direct.fetch_flushed(_BATCH_AFTER, after=last_id):
         if row["user_id"] is None:
             found[row["id"]] = row
         else:
@@ -174,6 +181,8 @@ async def fetch_for_user(db: Database, user_id: str, since: int) -> list[LiveEve
     both = union_all(listed.subquery().select(), in_rooms.subquery().select()).subquery()
     async with db.read() as session:
         rows = (await session.execute(select(both).order_by(both.c.id).limit(BATCH))).all()
+        if rows and not db.is_sqlite:  # on disk before they are sent (parlay.db.durable)
+            await session.execute(text(FLUSH_SQL))
     me = frozenset((user_id,))
     return [LiveEvent(row.id, row.type, row.data, me) for row in rows]
 
@@ -182,5 +191,6 @@ _LAST_ID = DirectQuery(select(func.coalesce(func.max(Event.id), 0).label("last")
 
 
 async def last_event_id(db: Database) -> int:
-    row = await db.direct.fetch_one(_LAST_ID)
+    """The newest event's id, once it is on disk: a cursor a client may resume from."""
+    row = await db.direct.fetch_one(_LAST_ID, flushed=True)
     return int(row["last"]) if row else 0

@@ -4,7 +4,9 @@ commit (never before: a client must not hear of a change it cannot yet read).
 Live events are buffered while the use case runs and written last, just before the commit:
 whatever orders event ids (PostgreSQL's advisory lock, see ``parlay.services.events``) is then
 held only for those inserts and the commit, never while the use case waits on a row lock, so
-it cannot take part in a deadlock and does not serialize the use cases themselves.
+it cannot take part in a deadlock and does not serialize the use cases themselves.  On
+PostgreSQL that commit does not wait for the disk while it holds the lock; the unit of work
+waits for it right after, before anything is announced or answered (``parlay.db.durable``).
 
 ``retrying`` re-runs a whole use case when the database answers that the transaction lost a
 race it can safely retry (deadlock, serialization failure) or that its connection was lost
@@ -71,10 +73,13 @@ async def _transaction(ctx: Context) -> AsyncIterator[UnitOfWork]:
     async with ctx.db.session() as session:
         await session.begin()
         uow = UnitOfWork(session, ctx)
+        durable_on = None
         try:
             yield uow
             if uow.events:
                 await append_events(session, uow.events, now=uow.now)
+                if not ctx.db.is_sqlite:  # the commit is asynchronous (parlay.db.durable)
+                    durable_on = await ctx.db.driver_connection(session)
         except BaseException:
             with suppress(Exception):
                 await session.rollback()
@@ -85,6 +90,12 @@ async def _transaction(ctx: Context) -> AsyncIterator[UnitOfWork]:
             if is_retryable(exc) and not is_disconnect(exc):
                 raise  # refused by the database at commit: nothing was written
             raise OutcomeUnknown() from exc
+        if durable_on is not None:
+            try:
+                await ctx.db.wait_durable(durable_on)
+            except Exception as exc:  # committed; on disk or not is unknown
+                log.warning("could not confirm a commit reached the disk", exc_info=True)
+                raise OutcomeUnknown() from exc
 
 
 def sqlstate(exc: BaseException) -> str | None:
