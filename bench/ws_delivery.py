@@ -6,7 +6,8 @@ different nodes, so every message crosses from one node to the other).  Rate lim
 loopback.  500 users in 250 rooms of two, each with a bearer token and one open
 ``WS /api/v1/ws``.  Then, round after round,
 one member of every room posts a message (at most 50 POSTs in flight; the posting member
-alternates per round) whose body carries the client's send timestamp, and the latency is the
+alternates per round and from one room to the next, so that with two nodes half the POSTs of
+every round go to each, as a balancer spreads them) whose body carries the client's send timestamp, and the latency is the
 moment the OTHER member's socket receives the ``message.created`` frame minus the moment just
 before the POST was sent.  A short first phase posts one message at a time (no queueing) to show
 the latency of the path itself.  Every message must arrive exactly once.
@@ -235,13 +236,15 @@ async def _post_round(
     limit: int,
     flip: bool,
 ) -> int:
-    """Post one message per room, each on its sender's node; returns how many POSTs failed."""
+    """Post one message per room, each on its sender's node; returns how many POSTs failed.
+    The sender is the room's first or second member, alternately from room to room (and the
+    other way round with ``flip``): with two nodes each takes half the posts."""
     failures = 0
 
     async def post(item: tuple[int, tuple[str, Member, Member]]) -> None:
         nonlocal failures
         number, (room_id, first, second) = item
-        sender, receiver = (second, first) if flip else (first, second)
+        sender, receiver = (second, first) if flip != (number % 2 == 1) else (first, second)
         client = clients[sender.index % len(clients)]
         key = f"{label}.{number}"
         tally.expected_receiver[key] = receiver.index
