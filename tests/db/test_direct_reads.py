@@ -379,9 +379,9 @@ async def test_an_overdue_write_is_an_unknown_outcome_and_nothing_waits_for_it(
 async def test_a_write_not_confirmed_on_disk_is_an_unknown_outcome(
     backend: str, db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A direct write commits without waiting for the disk, then waits for it on the same
-    connection (parlay.db.durable).  If that connection dies in between, the caller hears the
-    outcome is unknown (never a success, never a plain error), though the row was written."""
+    """A direct write commits without waiting for the disk, then waits for a flush
+    (parlay.db.durable).  If the flush fails, the caller hears the outcome is unknown (never a
+    success, never a plain error), though the row was written."""
     if backend != "postgres":
         pytest.skip("PostgreSQL's asynchronous commits")
     host, _room, _invite = await _host_with_invite(db)
@@ -393,7 +393,7 @@ async def test_a_write_not_confirmed_on_disk_is_an_unknown_outcome(
     )
     assert await db.direct.write(rename, id=host, name="First") == [{"id": host, "commit": "off"}]
     monkeypatch.setattr(
-        "parlay.db.direct.FLUSH_SQL", "SELECT pg_terminate_backend(pg_backend_pid())"
+        "parlay.db.durable.FLUSH_SQL", "SELECT pg_terminate_backend(pg_backend_pid())"
     )
     with pytest.raises(DirectWriteOutcomeUnknown):
         await db.direct.write(rename, id=host, name="Second")

@@ -7,10 +7,10 @@ the same file shows every acknowledged message.  NORMAL may lose the last commit
 (the WAL is synced at checkpoints, not per commit): that trade is documented in the README and
 cannot be tested here; a process kill must lose nothing.
 
-On PostgreSQL, a private server of the test's own (``initdb``) takes the burst and is stopped in
-``immediate`` mode the moment the last write is answered: its processes quit at once, as in a
-crash, and WAL still in its shared buffers is lost.  Its WAL writer is told to write only every
-10 s, so without the flush each writer waits for, the last commits would be in those buffers.
+On PostgreSQL, a private server of the test's own (``tests.pg_cluster``) takes the burst and
+crashes the moment the last write is answered; the server then reconnects and shows them all.
+(``tests/db/test_durable.py`` does the same without the live-event hub, whose reads also wait
+for the disk and would cover for a writer that did not.)
 """
 
 from __future__ import annotations
@@ -23,13 +23,14 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.pg_cluster import private_postgres
 
 PASSWORD = "correct horse battery"
 POSTS = 60
@@ -136,72 +137,6 @@ async def test_acknowledged_messages_survive_kill_9(sqlite_template: Path, tmp_p
     assert bodies == acknowledged
 
 
-def _postgres_bin() -> Path | None:
-    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: p.parts[-3])
-    return found[-1].parent if found else None
-
-
-class _Cluster:
-    """A PostgreSQL server of the test's own, in a directory of its own (run as the
-    ``postgres`` user when the test runs as root: the server refuses root)."""
-
-    def __init__(self, bin_dir: Path, root: Path, port: int) -> None:
-        self.bin, self.data, self.port = bin_dir, root / "data", port
-        self.log = root / "server.log"
-        self._root = root
-
-    def _run(self, *command: str) -> None:
-        as_owner = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-        subprocess.run([*as_owner, *command], check=True, capture_output=True, timeout=120)
-
-    def init(self) -> None:
-        if os.geteuid() == 0:
-            shutil.chown(self._root, "postgres")
-        self._run(str(self.bin / "initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust")
-
-    def start(self) -> None:
-        options = (
-            f"-c listen_addresses=127.0.0.1 -c port={self.port} "
-            f"-c unix_socket_directories={self._root} "
-            # The WAL writer leaves recent WAL in shared buffers for up to 10 s.
-            "-c wal_writer_delay=10000 -c wal_writer_flush_after=1GB -c fsync=on"
-        )
-        self._run(
-            str(self.bin / "pg_ctl"),
-            "-D",
-            str(self.data),
-            "-l",
-            str(self.log),
-            "-w",
-            "-o",
-            options,
-            "start",
-        )
-
-    def crash(self) -> None:
-        """Stop at once, as a crash does: no checkpoint, WAL buffers dropped."""
-        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop")
-
-
-@contextlib.contextmanager
-def _private_postgres() -> Iterator[tuple[_Cluster, str]]:
-    bin_dir = _postgres_bin()
-    if bin_dir is None or (os.geteuid() == 0 and shutil.which("runuser") is None):
-        if os.environ.get("PARLAY_REQUIRE_SERVICES") == "1":
-            pytest.fail("PostgreSQL's server programs are not installed")
-        pytest.skip("PostgreSQL's server programs are not installed")
-    root = Path(tempfile.mkdtemp(prefix="parlay-pg-"))  # not under pytest's private tmp
-    cluster = _Cluster(bin_dir, root, _free_port())
-    try:
-        cluster.init()
-        cluster.start()
-        yield cluster, f"postgresql://postgres@127.0.0.1:{cluster.port}/postgres"
-    finally:
-        with contextlib.suppress(Exception):
-            cluster.crash()
-        shutil.rmtree(root, ignore_errors=True)
-
-
 async def _after_restart(client: httpx.AsyncClient, path: str) -> httpx.Response:
     """GET ``path`` once the server has reconnected (its connections died with the database)."""
     deadline = time.monotonic() + 30
@@ -217,7 +152,7 @@ async def test_acknowledged_writes_survive_a_postgres_crash(tmp_path: Path) -> N
     """Chat posts (one self-committing statement each), then new rooms (a unit of work with a
     system message), are all there after PostgreSQL crashed the moment the last was answered:
     one crash after each burst, so that neither path's wait for the disk covers the other's."""
-    with _private_postgres() as (cluster, url), _serve(url, tmp_path) as (_proc, base):
+    with private_postgres() as (cluster, url), _serve(url, tmp_path) as (_proc, base):
         room_id, acknowledged, cookies = await _burst(base)
         cluster.crash()
         cluster.start()

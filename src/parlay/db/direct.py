@@ -18,9 +18,9 @@ that feeds a write, use ``Database.read()`` / ``Database.write()`` instead.
 ``DirectReader.sqlite_transaction`` runs a short synchronous write transaction inline on the
 event loop (a chat post: five statements, well under a millisecond, no thread hops while the
 write lock is held).  ``DirectReader.write`` (PostgreSQL only) runs one self-contained statement that commits by
-itself (no BEGIN, no COMMIT, no pool ping: one round trip), then waits on the same connection
-for its commit to be on disk (``parlay.db.durable``).  It is for a whole use case written
-as one statement (a chat post).  It is never retried here: if the connection breaks while it
+itself (no BEGIN, no COMMIT, no pool ping: one round trip), then waits for its commit to be on
+disk (``parlay.db.durable``: a flush shared with the other commits of those milliseconds).  It
+is for a whole use case written as one statement (a chat post).  It is never retried here: if the connection breaks while it
 runs, the outcome is unknown and ``DirectWriteOutcomeUnknown`` says so.
 """
 
@@ -42,7 +42,7 @@ from sqlalchemy import ClauseElement
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.sql.compiler import SQLCompiler
 
-from parlay.db.durable import FLUSH_SQL
+from parlay.db.durable import DurabilityUnknown, WalFlusher
 
 Row = dict[str, Any]
 _Processor = Callable[[Any], Any] | None
@@ -364,18 +364,10 @@ class PostgresReader:
         self._idle.append((connection, time.monotonic()))
 
     async def fetch(
-        self,
-        compiled: _Compiled,
-        parameters: list[Any],
-        *,
-        retry: bool = True,
-        flush: bool = False,
+        self, compiled: _Compiled, parameters: list[Any], *, retry: bool = True
     ) -> list[Any]:
         """Run the statement; ``retry``: once more on a fresh connection if the connection
-        was lost (reads); without it (a write) a lost connection, or a failure after the
-        statement ran, raises ``DirectWriteOutcomeUnknown``.  ``flush``: when the statement
-        answered rows, wait on the same connection until every commit before it is on disk
-        (``parlay.db.durable``) before answering."""
+        was lost (reads); without it a lost connection raises ``DirectWriteOutcomeUnknown``."""
         watchdog = self._watchdog  # one per reader, on the loop its connections belong to
         if (
             watchdog is None
@@ -386,21 +378,15 @@ class PostgresReader:
         for attempt in (1, 2):
             connection = await self._take()
             self._deadlines[connection] = time.monotonic() + self._command_timeout
-            ran = False
             try:
                 rows = await connection.fetch(compiled.sql, *parameters)
-                ran = True
-                if flush and rows:
-                    await connection.fetch(FLUSH_SQL)
             except BaseException as exc:
                 connection.terminate()
                 self._free_place()
-                overdue = connection in self._overdue
-                self._overdue.discard(connection)
-                if not retry and (overdue or (ran and not isinstance(exc, asyncio.CancelledError))):
-                    # A write cut off, or written and not known to be on disk.
-                    raise DirectWriteOutcomeUnknown() from exc
-                if overdue:
+                if connection in self._overdue:
+                    self._overdue.discard(connection)
+                    if not retry:
+                        raise DirectWriteOutcomeUnknown() from exc
                     raise TimeoutError("the database did not answer in time") from exc
                 if attempt == 1 and retry and _connection_lost(exc):
                     continue
@@ -452,6 +438,7 @@ class DirectReader:
         parsed = make_url(url)
         self._dialect = dialect
         self._writer: PostgresReader | None = None
+        self._flusher: WalFlusher | None = None
         self._backend: SQLiteReader | PostgresReader
         if parsed.get_backend_name() == "sqlite":
             self._backend = SQLiteReader(parsed.database or "")
@@ -459,21 +446,11 @@ class DirectReader:
             dsn = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
             self._backend = PostgresReader(dsn)
             self._writer = PostgresReader(dsn, max_size=10)
+            self._flusher = WalFlusher(dsn)
 
     async def fetch(self, query: DirectQuery, **values: Any) -> list[Row]:
         compiled = query.compiled(self._dialect)
         raw = await self._backend.fetch(compiled, _parameters(compiled, values))
-        return _rows(compiled, raw)
-
-    async def fetch_flushed(self, query: DirectQuery, **values: Any) -> list[Row]:
-        """``fetch``, answered (on PostgreSQL) only once every commit it saw is on disk: for
-        reads that hand event ids to clients (``parlay.db.durable``)."""
-        compiled = query.compiled(self._dialect)
-        parameters = _parameters(compiled, values)
-        if isinstance(self._backend, PostgresReader):
-            raw = await self._backend.fetch(compiled, parameters, flush=True)
-        else:
-            raw = await self._backend.fetch(compiled, parameters)
         return _rows(compiled, raw)
 
     async def fetch_one(
@@ -481,6 +458,26 @@ class DirectReader:
     ) -> Row | None:
         rows = await (self.fetch_flushed if flushed else self.fetch)(query, **values)
         return rows[0] if rows else None
+
+    async def fetch_flushed(self, query: DirectQuery, **values: Any) -> list[Row]:
+        """``fetch``, answered (on PostgreSQL) only once every commit it saw is on disk: for
+        reads that hand event ids to clients (``parlay.db.durable``)."""
+        mark = await self.durable_mark()
+        rows = await self.fetch(query, **values)
+        if rows:
+            await self.wait_durable(mark)
+        return rows
+
+    async def durable_mark(self) -> float:
+        """Before a commit (or a read) to ``wait_durable`` for: see ``WalFlusher.mark``."""
+        return 0.0 if self._flusher is None else await self._flusher.mark()
+
+    async def wait_durable(self, mark: float) -> None:
+        """PostgreSQL: return once every commit before this call is on disk, or raise
+        ``DurabilityUnknown`` (``parlay.db.durable``).  SQLite: at once (its commits are
+        written to the WAL file before they return)."""
+        if self._flusher is not None:
+            await self._flusher.wait(mark)
 
     async def sqlite_transaction(self, body: Callable[[Callable[..., list[Row]]], T]) -> T:
         """SQLite only: ``body(run)`` inside one write transaction on the event loop, where
@@ -507,18 +504,25 @@ class DirectReader:
         return self._writer is not None
 
     async def write(self, query: DirectQuery, **values: Any) -> list[Row]:
-        """Run one self-committing statement on a connection of its own (PostgreSQL only);
-        when it answers rows, answer once its commit is on disk (it may commit
-        asynchronously: ``parlay.db.durable``)."""
+        """Run one self-committing statement on a connection of its own (PostgreSQL only).
+        When it answers rows (it wrote), answer once its commit is on disk: it may commit
+        asynchronously (``parlay.db.durable``); if that cannot be confirmed, the outcome is
+        unknown."""
         if self._writer is None:
             raise RuntimeError("direct writes need PostgreSQL")
         compiled = query.compiled(self._dialect)
-        raw = await self._writer.fetch(
-            compiled, _parameters(compiled, values), retry=False, flush=True
-        )
+        mark = await self.durable_mark()
+        raw = await self._writer.fetch(compiled, _parameters(compiled, values), retry=False)
+        if raw:
+            try:
+                await self.wait_durable(mark)
+            except DurabilityUnknown as exc:
+                raise DirectWriteOutcomeUnknown() from exc
         return _rows(compiled, raw)
 
     async def close(self) -> None:
         await self._backend.close()
         if self._writer is not None:
             await self._writer.close()
+        if self._flusher is not None:
+            await self._flusher.close()

@@ -12,14 +12,22 @@ reference machine, two app nodes: the lock holder was in ``WALSync`` in 73% of s
 So an event-writing transaction sets ``synchronous_commit = off`` for itself (``ASYNC_COMMIT``,
 in the statement that takes the lock): its commit becomes visible, in order, and releases the
 lock as soon as its commit record is in the WAL buffers.  Durability is then waited for *after*
-the lock is gone, by ``FLUSH_SQL``: a statement whose own (synchronous) commit writes WAL, so
-it returns only once the WAL up to its own commit record, hence up to every commit before it,
-is on disk.  Concurrent flushes share fsyncs (PostgreSQL's group commit).  It runs on the
-connection that committed, so a server that crashed in between cannot answer it: the caller
-gets an error, never a false acknowledgement.
+the lock is gone, by a flush (``FLUSH_SQL``): a statement whose own (synchronous) commit writes
+WAL, so it returns only once the WAL up to its own commit record, hence up to every commit
+before it, is on disk.
+
+``WalFlusher`` runs those flushes for a whole process on one connection of its own, one after
+another: everyone who asks while a flush is under way shares the next one (under load, one
+round trip and one fsync for every commit of the last few milliseconds, instead of one each).
+Its connection must have been open *before* the commit it vouches for: a crash of the server
+closes every connection, so a flush answered on a connection that was open across the commit
+proves the server did not restart in between; otherwise the outcome is unknown (so is it
+after a restart the flusher had not yet noticed: a rare false alarm, never a false promise).  ``mark()`` is
+taken before the commit (opening that connection first if need be), ``wait(mark)`` after it.
 
 - **Writers** answer only after the flush: a post or booking acknowledged is on disk, as
-  before.  A failed flush is an unknown outcome (503 ``try_again``), as a lost commit is.
+  before.  A failed flush is an unknown outcome (503 ``outcome_unknown``), as a lost commit
+  is; a read that cannot be confirmed answers 503 ``try_again``.
 - **Readers** that hand event ids to clients (the hub, a replay, a history page's live
   cursor) flush after reading and before answering: a commit they saw is then on disk.
   Otherwise a crash could lose an event a client already holds the id of; the sequence,
@@ -32,7 +40,16 @@ for nothing, as every commit there.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+import time
+from typing import Any
+
+import asyncpg
 from sqlalchemy import ColumnElement, func
+
+log = logging.getLogger(__name__)
 
 #: In the statement that takes the event lock: this transaction's commit does not wait for
 #: the disk (``set_config(..., is_local => true)``: this transaction only).
@@ -43,3 +60,114 @@ ASYNC_COMMIT: ColumnElement[str] = func.set_config("synchronous_commit", "off", 
 #: (a transaction that writes no WAL commits without flushing).  Logical decoding, if any
 #: runs, sees a message with the prefix ``parlay`` and an empty body.
 FLUSH_SQL = "SELECT pg_logical_emit_message(true, 'parlay', '')"
+
+#: How long a flush (or opening the flusher's connection) may take before the commits waiting
+#: on it are reported as unknown outcomes.
+FLUSH_TIMEOUT_SECONDS = 10.0
+
+
+class DurabilityUnknown(Exception):
+    """A commit could not be confirmed on disk: it may or may not survive a crash."""
+
+
+class WalFlusher:
+    """One connection that flushes the WAL for this process, shared by all who wait on it."""
+
+    def __init__(self, dsn: str, timeout: float = FLUSH_TIMEOUT_SECONDS) -> None:
+        self._dsn = dsn
+        self._timeout = timeout
+        self._connection: asyncpg.Connection | None = None
+        self._opened_at = 0.0
+        self._opening: asyncio.Lock | None = None
+        #: The flush the next callers of ``wait`` share: it starts after the one under way.
+        self._next: asyncio.Future[float] | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.flushes = 0
+
+    def _on_this_loop(self) -> None:
+        """Connections, futures and tasks belong to one event loop (tests run several over
+        one process): on another, start afresh."""
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            self._loop, self._connection, self._next, self._task = loop, None, None, None
+            self._opening = None
+
+    async def mark(self) -> float:
+        """Call before a commit: the moment its flush's connection must have been open by
+        (that connection is opened now if there is none)."""
+        self._on_this_loop()
+        connection = self._connection
+        if connection is None or connection.is_closed():
+            await self._connect()
+        return time.monotonic()
+
+    async def wait(self, mark: float) -> None:
+        """Return once every commit that ended before this call is on disk; raises
+        ``DurabilityUnknown`` if that cannot be confirmed (the flush failed, or ran on a
+        connection opened after ``mark``: the server may have restarted in between)."""
+        self._on_this_loop()
+        waiter = self._next
+        if waiter is None:
+            waiter = self._next = asyncio.get_running_loop().create_future()
+            waiter.add_done_callback(_retrieve)
+            if self._task is None or self._task.done():
+                self._task = asyncio.create_task(self._run(), name="parlay-wal-flusher")
+        opened_at = await asyncio.shield(waiter)
+        if opened_at > mark:
+            raise DurabilityUnknown("the database connection was replaced after the commit")
+
+    async def _run(self) -> None:
+        while self._next is not None:
+            waiter, self._next = self._next, None
+            try:
+                connection = self._connection
+                if connection is None or connection.is_closed():
+                    connection = await self._connect()
+                opened_at = self._opened_at
+                await connection.fetch(FLUSH_SQL, timeout=self._timeout)
+            except Exception as exc:
+                log.warning("could not confirm commits reached the disk: %r", exc)
+                self._drop()
+                waiter.set_exception(DurabilityUnknown(str(exc)))
+                continue
+            self.flushes += 1
+            waiter.set_result(opened_at)
+
+    async def _connect(self) -> asyncpg.Connection:
+        if self._opening is None:
+            self._opening = asyncio.Lock()
+        async with self._opening:
+            connection = self._connection
+            if connection is not None and not connection.is_closed():
+                return connection  # opened by whoever held the lock
+            self._drop()
+            try:
+                connection = await asyncpg.connect(self._dsn, timeout=self._timeout)
+            except Exception as exc:
+                raise DurabilityUnknown(f"could not connect: {exc!r}") from exc
+            # Open from now on (not from when connecting began: a commit in between could
+            # have been lost to a crash before this connection was made).
+            self._connection, self._opened_at = connection, time.monotonic()
+            return connection
+
+    def _drop(self) -> None:
+        if self._connection is not None:
+            self._connection.terminate()
+            self._connection = None
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._connection is not None:
+            with contextlib.suppress(Exception):
+                await self._connection.close(timeout=2)
+            self._connection = None
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    """Every waiter may have gone (cancelled): the failure is still seen, not warned about."""
+    if not future.cancelled():
+        future.exception()

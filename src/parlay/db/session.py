@@ -39,7 +39,6 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from parlay.db.direct import DirectReader
-from parlay.db.durable import FLUSH_SQL
 
 #: Statements asyncpg keeps prepared per connection (SQLAlchemy's default is 100; the app's
 #: distinct hot statements approach that, and a miss re-prepares: one more round trip).
@@ -47,8 +46,6 @@ PREPARED_STATEMENTS = 500
 #: How long a writer waits for this process's write queue before answering "try again"
 #: (the same bound as SQLite's busy timeout between processes).
 WRITE_WAIT_SECONDS = 30.0
-#: How long a writer waits for its commit to reach the disk before answering "unknown".
-FLUSH_TIMEOUT_SECONDS = 10.0
 
 
 class WriteQueueTimeout(TimeoutError):
@@ -126,30 +123,10 @@ class Database:
         finally:
             queue.release()
 
-    @asynccontextmanager
-    async def session(self) -> AsyncIterator[AsyncSession]:
+    def session(self) -> AsyncSession:
         """A read-write session whose transaction the caller begins and ends (the unit of
-        work does, to tell a failed commit from a failure before it).  On PostgreSQL it keeps
-        its connection past the commit, for ``wait_durable``."""
-        if self.is_sqlite:
-            async with self._write() as session:
-                yield session
-            return
-        async with (
-            self.write_engine.connect() as connection,
-            self._write(bind=connection) as session,
-        ):
-            yield session
-
-    async def driver_connection(self, session: AsyncSession) -> Any:
-        """The asyncpg connection under a ``session()`` (PostgreSQL), to ``wait_durable`` on."""
-        connection = await session.connection()
-        return (await connection.get_raw_connection()).driver_connection
-
-    async def wait_durable(self, driver_connection: Any) -> None:
-        """PostgreSQL: return once the transaction just committed on ``driver_connection``
-        (asynchronously, see ``parlay.db.durable``) is on disk."""
-        await driver_connection.fetch(FLUSH_SQL, timeout=FLUSH_TIMEOUT_SECONDS)
+        work does, to tell a failed commit from a failure before it)."""
+        return self._write()
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:

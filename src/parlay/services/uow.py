@@ -26,6 +26,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy.exc import DBAPIError
 
+from parlay.db.durable import DurabilityUnknown
 from parlay.db.session import WriteQueueTimeout
 from parlay.domain.errors import OutcomeUnknown, TryAgain
 from parlay.services import outbox
@@ -73,13 +74,12 @@ async def _transaction(ctx: Context) -> AsyncIterator[UnitOfWork]:
     async with ctx.db.session() as session:
         await session.begin()
         uow = UnitOfWork(session, ctx)
-        durable_on = None
+        mark: float | None = None
         try:
             yield uow
             if uow.events:
                 await append_events(session, uow.events, now=uow.now)
-                if not ctx.db.is_sqlite:  # the commit is asynchronous (parlay.db.durable)
-                    durable_on = await ctx.db.driver_connection(session)
+                mark = await ctx.db.direct.durable_mark()  # the commit is asynchronous
         except BaseException:
             with suppress(Exception):
                 await session.rollback()
@@ -90,11 +90,10 @@ async def _transaction(ctx: Context) -> AsyncIterator[UnitOfWork]:
             if is_retryable(exc) and not is_disconnect(exc):
                 raise  # refused by the database at commit: nothing was written
             raise OutcomeUnknown() from exc
-        if durable_on is not None:
+        if mark is not None:
             try:
-                await ctx.db.wait_durable(durable_on)
-            except Exception as exc:  # committed; on disk or not is unknown
-                log.warning("could not confirm a commit reached the disk", exc_info=True)
+                await ctx.db.direct.wait_durable(mark)
+            except DurabilityUnknown as exc:  # committed; whether it is on disk is unknown
                 raise OutcomeUnknown() from exc
 
 

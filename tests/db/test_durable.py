@@ -1,0 +1,137 @@
+"""The WAL flusher (parlay.db.durable): commits that did not wait for the disk are confirmed on
+disk by flushes shared among everyone waiting, and never confirmed across a lost connection."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from parlay.container import Container
+from parlay.db.durable import DurabilityUnknown, WalFlusher
+from parlay.db.migrate import upgrade
+from parlay.services.accounts import do_signup
+from parlay.services.messages import do_post_message
+from parlay.services.rooms import do_create_room
+from parlay.settings import Settings, to_async_url
+from tests.pg_cluster import private_postgres
+from tests.services_available import PG_URL, require_postgres
+
+
+@pytest.fixture
+async def flusher() -> WalFlusher:
+    require_postgres()
+    found = WalFlusher(PG_URL)
+    yield found  # type: ignore[misc]
+    await found.close()
+
+
+async def _flushed_lsn() -> str:
+    connection = await asyncpg.connect(PG_URL)
+    try:
+        return str(await connection.fetchval("SELECT pg_current_wal_flush_lsn()"))
+    finally:
+        await connection.close()
+
+
+async def test_an_asynchronous_commit_is_on_disk_once_the_wait_returns(
+    flusher: WalFlusher,
+) -> None:
+    connection = await asyncpg.connect(PG_URL)
+    try:
+        mark = await flusher.mark()
+        async with connection.transaction():
+            await connection.execute("SELECT set_config('synchronous_commit', 'off', true)")
+            await connection.execute("SELECT pg_logical_emit_message(true, 'parlay-test', 'x')")
+        written = await connection.fetchval("SELECT pg_current_wal_insert_lsn()")
+        await flusher.wait(mark)
+        flushed = await connection.fetchval(
+            "SELECT pg_current_wal_flush_lsn() >= $1::pg_lsn", written
+        )
+        assert flushed
+    finally:
+        await connection.close()
+
+
+async def test_everyone_waiting_at_once_shares_a_few_flushes(flusher: WalFlusher) -> None:
+    mark = await flusher.mark()
+    await asyncio.gather(*(flusher.wait(mark) for _ in range(100)))
+    assert flusher.flushes == 1  # all asked before it started: one flush answers them all
+    first = asyncio.create_task(flusher.wait(mark))
+    for _ in range(2):  # its wait asks for a flush, the flusher takes it and starts
+        await asyncio.sleep(0)
+    assert flusher._task is not None and not flusher._task.done() and flusher._next is None
+    later = [asyncio.create_task(flusher.wait(mark)) for _ in range(50)]
+    await asyncio.gather(first, *later)
+    # The 50 who asked while it ran were not answered by it (it may have started before
+    # their commits) but share the next one.
+    assert flusher.flushes == 3
+
+
+async def test_a_wait_across_a_lost_connection_is_unknown_then_it_recovers(
+    flusher: WalFlusher,
+) -> None:
+    """The server may have restarted between the commit and the flush (its connection was
+    closed): no flush on a newer connection may vouch for the commit."""
+    mark = await flusher.mark()
+    admin = await asyncpg.connect(PG_URL)
+    try:
+        pid = flusher._connection.get_server_pid()  # type: ignore[union-attr]
+        await admin.execute("SELECT pg_terminate_backend($1)", pid)
+    finally:
+        await admin.close()
+    await asyncio.sleep(0.1)  # the client hears the connection close
+    with pytest.raises(DurabilityUnknown):
+        await flusher.wait(mark)
+    await flusher.wait(await flusher.mark())  # a commit after the new connection is fine
+
+
+async def test_writers_wait_for_the_disk_themselves(tmp_path: Path) -> None:
+    """With no live-event hub reading (its reads flush too), chat posts and then new rooms are
+    all on disk once answered: a private PostgreSQL crashes right after each burst and has them
+    all when it comes back."""
+    with private_postgres() as (cluster, url):
+        await asyncio.to_thread(upgrade, to_async_url(url))
+        settings = Settings(
+            env="test",
+            database_url=url,
+            data_dir=tmp_path,
+            secret_key="durable-secret-key",
+            inprocess_worker=False,
+            rate_limits="off",
+        )
+        ctx = Container.build(settings).ctx  # not started: no hub
+        try:
+            alice = await do_signup(
+                ctx, email="a@example.com", password="x" * 12, display_name="A", time_zone="UTC"
+            )
+            room = await do_create_room(ctx, alice, title="chat", member_emails=[])
+            posted = await asyncio.gather(
+                *(do_post_message(ctx, alice, room.id, f"m{n}") for n in range(60))
+            )
+            cluster.crash()
+            cluster.start()
+            assert await _column(url, "SELECT body FROM messages WHERE kind = 'text'") == {
+                m.body for m in posted
+            }
+            rooms = await asyncio.gather(
+                *(
+                    do_create_room(ctx, alice, title=f"room {n}", member_emails=[])
+                    for n in range(20)
+                )
+            )
+            cluster.crash()
+            cluster.start()
+            assert {r.title for r in rooms} <= await _column(url, "SELECT title FROM rooms")
+        finally:
+            await ctx.db.dispose()
+
+
+async def _column(url: str, sql: str) -> set[str]:
+    connection = await asyncpg.connect(url)
+    try:
+        return {row[0] for row in await connection.fetch(sql)}
+    finally:
+        await connection.close()
