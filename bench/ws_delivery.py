@@ -5,7 +5,8 @@ PostgreSQL; two on that same PostgreSQL database behind Redis (the members of ea
 different nodes, so every message crosses from one node to the other).  Rate limits off,
 loopback.  500 users in 250 rooms of two, each with a bearer token and one open
 ``WS /api/v1/ws``.  Then, round after round,
-one member of every room posts a message (at most 50 POSTs in flight; the posting member
+(after one unmeasured round, in which each node opens its connection pools) one member of
+every room posts a message (at most 50 POSTs in flight; the posting member
 alternates per round and from one room to the next, so that with two nodes half the POSTs of
 every round go to each, as a balancer spreads them) whose body carries the client's send timestamp, and the latency is the
 moment the OTHER member's socket receives the ``message.created`` frame minus the moment just
@@ -55,7 +56,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 USERS = int(os.environ.get("BENCH_WS_USERS", "500"))
-ROUNDS = int(os.environ.get("BENCH_WS_ROUNDS", "6"))
+ROUNDS = int(os.environ.get("BENCH_WS_ROUNDS", "20"))  # ~0.2 s each: enough to steady the figures
 CONFIGS = os.environ.get("BENCH_WS_CONFIGS", "sqlite,postgres,postgres-x2").split(",")
 IN_FLIGHT = 50
 #: Sockets each node gets before its memory is read (an extra socket of some members, open
@@ -389,7 +390,14 @@ async def _measure(
             idle_keys = [k for k in tally.expected_receiver if k.startswith("i")]
             progress(f"{tag}idle phase {len(tally.latency_ms)}/{len(idle_rooms)} delivered")
 
-            # Phase 2: every room posts each round, IN_FLIGHT POSTs at a time.
+            # Phase 2: every room posts each round, IN_FLIGHT POSTs at a time.  One round
+            # first, not measured: the nodes open their pools' connections on its first
+            # POSTs (tens of ms each while the others queue), once per process lifetime.
+            failures += await _post_round(
+                posters, rooms, tally, label="w", limit=IN_FLIGHT, flip=False
+            )
+            await _wait_delivered(tally, len(tally.expected_receiver), ROUND_WAIT)
+            progress(f"{tag}warm-up round delivered")
             tally_cpu = CpuTally(
                 {
                     "servers": lambda: [s.pid for s in servers],
