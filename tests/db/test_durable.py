@@ -12,11 +12,12 @@ import pytest
 from parlay.container import Container
 from parlay.db.durable import DurabilityUnknown, WalFlusher
 from parlay.db.migrate import upgrade
+from parlay.domain.errors import TryAgain
 from parlay.services.accounts import do_signup
 from parlay.services.messages import do_post_message
 from parlay.services.rooms import do_create_room
 from parlay.settings import Settings, to_async_url
-from tests.pg_cluster import private_postgres
+from tests.pg_cluster import free_port, private_postgres
 from tests.services_available import PG_URL, require_postgres
 
 
@@ -135,3 +136,30 @@ async def _column(url: str, sql: str) -> set[str]:
         return {row[0] for row in await connection.fetch(sql)}
     finally:
         await connection.close()
+
+
+async def test_writes_when_the_flusher_cannot_connect_are_refused_and_write_nothing(
+    backend: str, settings: Settings
+) -> None:
+    """If the connection that confirms commits cannot be opened, a post and a new room are
+    refused as "try again" (503) before anything is written, never a 500 or a half-write."""
+    if backend != "postgres":
+        pytest.skip("PostgreSQL's asynchronous commits")
+    ctx = Container.build(settings).ctx
+    try:
+        alice = await do_signup(
+            ctx, email="a@example.com", password="x" * 12, display_name="A", time_zone="UTC"
+        )
+        room = await do_create_room(ctx, alice, title="chat", member_emails=[])
+        flusher = ctx.db.direct._flusher
+        assert flusher is not None
+        await flusher.close()
+        flusher._dsn = f"postgresql://nobody@127.0.0.1:{free_port()}/none"  # nothing listens
+        with pytest.raises(TryAgain):
+            await do_post_message(ctx, alice, room.id, "lost?")
+        with pytest.raises(TryAgain):
+            await do_create_room(ctx, alice, title="second", member_emails=[])
+        assert "lost?" not in await _column(settings.database_url, "SELECT body FROM messages")
+        assert await _column(settings.database_url, "SELECT title FROM rooms") == {"chat"}
+    finally:
+        await ctx.db.dispose()

@@ -66,6 +66,11 @@ class DirectWriteOutcomeUnknown(Exception):
     """The connection broke while a direct write ran: it may or may not have committed."""
 
 
+class DirectWriteUnavailable(Exception):
+    """The database could not be reached before a direct write was sent: nothing was
+    written."""
+
+
 class DirectWriteLostRace(Exception):
     """A direct write was refused as a deadlock or serialization failure: nothing was
     written, and running it again is safe."""
@@ -511,7 +516,10 @@ class DirectReader:
         if self._writer is None:
             raise RuntimeError("direct writes need PostgreSQL")
         compiled = query.compiled(self._dialect)
-        mark = await self.durable_mark()
+        try:
+            mark = await self.durable_mark()
+        except DurabilityUnknown as exc:
+            raise DirectWriteUnavailable() from exc
         raw = await self._writer.fetch(compiled, _parameters(compiled, values), retry=False)
         if raw:
             try:

@@ -10,7 +10,11 @@ from typing import Any
 from sqlalchemy import Update, bindparam, case, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from parlay.db.direct import DirectWriteLostRace, DirectWriteOutcomeUnknown
+from parlay.db.direct import (
+    DirectWriteLostRace,
+    DirectWriteOutcomeUnknown,
+    DirectWriteUnavailable,
+)
 from parlay.db.models import Message, Room, User
 from parlay.db.session import WriteQueueTimeout
 from parlay.domain.errors import NotAMember, OutcomeUnknown, TryAgain
@@ -187,6 +191,8 @@ async def do_post_message(ctx: Context, user: User, room_id: str, body: str) -> 
             )
         except DirectWriteOutcomeUnknown as exc:
             raise OutcomeUnknown() from exc
+        except DirectWriteUnavailable as exc:
+            raise TryAgain() from exc
         except DirectWriteLostRace as exc:
             if attempt == ATTEMPTS:
                 raise TryAgain() from exc

@@ -78,8 +78,13 @@ async def _transaction(ctx: Context) -> AsyncIterator[UnitOfWork]:
         try:
             yield uow
             if uow.events:
+                # Before the event lock is taken (this may open the flusher's connection):
+                # the commit will not wait for the disk, the wait after it will.
+                try:
+                    mark = await ctx.db.direct.durable_mark()
+                except DurabilityUnknown as exc:  # the database cannot be reached
+                    raise TryAgain() from exc
                 await append_events(session, uow.events, now=uow.now)
-                mark = await ctx.db.direct.durable_mark()  # the commit is asynchronous
         except BaseException:
             with suppress(Exception):
                 await session.rollback()
