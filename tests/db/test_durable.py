@@ -163,3 +163,12 @@ async def test_writes_when_the_flusher_cannot_connect_are_refused_and_write_noth
         assert await _column(settings.database_url, "SELECT title FROM rooms") == {"chat"}
     finally:
         await ctx.db.dispose()
+
+
+async def test_closing_the_flusher_answers_everyone_still_waiting(flusher: WalFlusher) -> None:
+    mark = await flusher.mark()
+    waiting = [asyncio.create_task(flusher.wait(mark)) for _ in range(5)]
+    await asyncio.sleep(0)  # they ask; the flush starts
+    await flusher.close()
+    outcomes = await asyncio.wait_for(asyncio.gather(*waiting, return_exceptions=True), 5)
+    assert all(o is None or isinstance(o, DurabilityUnknown) for o in outcomes)

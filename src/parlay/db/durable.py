@@ -22,8 +22,9 @@ round trip and one fsync for every commit of the last few milliseconds, instead 
 Its connection must have been open *before* the commit it vouches for: a crash of the server
 closes every connection, so a flush answered on a connection that was open across the commit
 proves the server did not restart in between; otherwise the outcome is unknown (so is it
-after a restart the flusher had not yet noticed: a rare false alarm, never a false promise).  ``mark()`` is
-taken before the commit (opening that connection first if need be), ``wait(mark)`` after it.
+after a restart the flusher had not yet noticed: a rare false alarm, never a false promise).
+``mark()`` is taken before the commit (opening that connection first if need be),
+``wait(mark)`` after it.
 
 - **Writers** answer only after the flush: a post or booking acknowledged is on disk, as
   before.  A failed flush is an unknown outcome (503 ``outcome_unknown``), as a lost commit
@@ -126,6 +127,12 @@ class WalFlusher:
                     connection = await self._connect()
                 opened_at = self._opened_at
                 await connection.fetch(FLUSH_SQL, timeout=self._timeout)
+            except asyncio.CancelledError:  # closing: nobody is left waiting for nothing
+                for pending in (waiter, self._next):
+                    if pending is not None and not pending.done():
+                        pending.set_exception(DurabilityUnknown("shutting down"))
+                self._next = None
+                raise
             except Exception as exc:
                 log.warning("could not confirm commits reached the disk: %r", exc)
                 self._drop()
@@ -161,6 +168,9 @@ class WalFlusher:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        if self._next is not None and not self._next.done():  # asked before a flush began
+            self._next.set_exception(DurabilityUnknown("shutting down"))
+        self._next = None
         if self._connection is not None:
             with contextlib.suppress(Exception):
                 await self._connection.close(timeout=2)
