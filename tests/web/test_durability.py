@@ -150,8 +150,8 @@ async def _after_restart(client: httpx.AsyncClient, path: str) -> httpx.Response
 
 async def test_acknowledged_writes_survive_a_postgres_crash(tmp_path: Path) -> None:
     """Chat posts (one self-committing statement each), then new rooms (a unit of work with a
-    system message), are all there after PostgreSQL crashed the moment the last was answered:
-    one crash after each burst, so that neither path's wait for the disk covers the other's."""
+    system message), are all there after PostgreSQL crashed the moment the last was answered,
+    and the server carries on with the restarted database (its connections are replaced)."""
     with private_postgres() as (cluster, url), _serve(url, tmp_path) as (_proc, base):
         room_id, acknowledged, cookies = await _burst(base)
         cluster.crash()
