@@ -1,10 +1,17 @@
 """The hub's reads of the event log (direct reads) return every event once, in order, with
-exactly its recipients, across batch boundaries and for events nobody receives."""
+exactly its recipients, across batch boundaries and for events nobody receives; on PostgreSQL a
+unit of work's events take the event lock only inside its commit."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
+import asyncpg
+import pytest
+from sqlalchemy import func, select
+
+from parlay.db.models import EventDraft
 from parlay.db.session import Database
 from parlay.services import events
 from parlay.settings import to_async_url
@@ -44,4 +51,38 @@ async def test_reading_the_log_in_batches(database_url: str) -> None:
         assert await events.last_event_id(db) == cursor
         assert reads == 3
     finally:
+        await db.dispose()
+
+
+async def test_a_transaction_takes_the_event_lock_only_as_it_commits(
+    backend: str, database_url: str
+) -> None:
+    """A use case that has written its events but not committed (still waiting on the
+    database, or for its turn on a busy event loop) does not hold the cluster's event lock:
+    other writers' events go on.  Its events get their ids, in order, as it commits."""
+    if backend != "postgres":
+        pytest.skip("SQLite serializes writers; no event lock")
+    db = Database(to_async_url(database_url))
+    other = await asyncpg.connect(database_url)
+    try:
+        pending = [events.PendingEvent(f"t{n}", {"n": n}, frozenset({f"u{n}"})) for n in range(3)]
+        async with db.write() as session:
+            await events.append_events(session, pending, now=T0)
+            async with other.transaction():  # another writer takes the lock meanwhile
+                taken = await asyncio.wait_for(
+                    other.fetchval("SELECT pg_try_advisory_xact_lock($1)", events.EVENT_LOCK_KEY),
+                    10,
+                )
+            assert taken
+            assert await events.last_event_id(db) == 0  # nothing published yet
+        found = await events.fetch_after(db, 0)
+        assert [(e.type, e.recipients) for e in found] == [(p.type, p.recipients) for p in pending]
+        async with db.read() as session:
+            assert await session.scalar(select(func.count()).select_from(EventDraft)) == 0
+        definition = await other.fetchval(
+            "SELECT pg_get_functiondef('parlay_publish_event_draft'::regproc)"
+        )
+        assert f"pg_advisory_xact_lock({events.EVENT_LOCK_KEY})" in definition
+    finally:
+        await other.close()
         await db.dispose()

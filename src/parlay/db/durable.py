@@ -9,9 +9,10 @@ and the whole cluster's event rate was capped at one fsync each (measured on the
 reference machine, two app nodes: the lock holder was in ``WALSync`` in 73% of samples, with
 ~6 writers queued behind it).
 
-So an event-writing transaction sets ``synchronous_commit = off`` for itself (``ASYNC_COMMIT``,
-in the statement that takes the lock): its commit becomes visible, in order, and releases the
-lock as soon as its commit record is in the WAL buffers.  Durability is then waited for *after*
+So an event-writing transaction sets ``synchronous_commit = off`` for itself where it takes
+the lock (``ASYNC_COMMIT`` in a chat post's statement; the trigger that publishes a unit of
+work's events, migration 0015): its commit becomes visible, in order, and releases the lock as
+soon as its commit record is in the WAL buffers.  Durability is then waited for *after*
 the lock is gone, by a flush (``FLUSH_SQL``): a statement whose own (synchronous) commit writes
 WAL, so it returns only once the WAL up to its own commit record, hence up to every commit
 before it, is on disk.

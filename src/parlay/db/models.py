@@ -111,6 +111,21 @@ class Event(Base):
     __table_args__ = (Index("ix_events_room_id_id", "room_id", "id"),)
 
 
+class EventDraft(Base):
+    """PostgreSQL: a live event a unit of work wrote, published into ``events`` (its id taken,
+    its recipients listed) by a deferred trigger as its transaction commits, and deleted there:
+    the table is empty outside open transactions (``parlay.services.events``).  Unused on
+    SQLite."""
+
+    __tablename__ = "event_drafts"
+    id: Mapped[int] = mapped_column(BigInt, primary_key=True, autoincrement=True)
+    type: Mapped[str] = mapped_column(String(40))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: The recipients' user ids (a JSON list).
+    recipients: Mapped[list[str]] = mapped_column(JSON)
+
+
 class EventRecipient(Base):
     __tablename__ = "event_recipients"
     event_id: Mapped[int] = mapped_column(

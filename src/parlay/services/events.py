@@ -3,9 +3,11 @@
 Event ids must become visible in id order, or a client resuming from a cursor could skip an
 event committed late with a smaller id.  SQLite serializes writers, so that holds there; on
 PostgreSQL, a transaction-scoped advisory lock taken before the first event insert makes
-event-writing transactions assign ids and commit one at a time (the lock is held only from the
-event insert, which use cases do last, to the commit, which does not wait for the disk).
-Readers that hand ids to clients wait for the disk instead (``parlay.db.durable``).
+event-writing transactions assign ids and commit one at a time.  The lock is held only from the
+event insert to the commit, which does not wait for the disk (readers that hand ids to clients
+wait for it instead, ``parlay.db.durable``): a chat post takes it within its one statement
+(``parlay.services.chat_post``), a unit of work inside its COMMIT, where a deferred trigger
+publishes the drafts it wrote (``append_events``).
 
 An event names its recipients in ``event_recipients`` rows, or is addressed to a room
 (``events.room_id``, a chat message): its recipients are then the room's members who had joined
@@ -21,22 +23,19 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     CompoundSelect,
-    Insert,
     and_,
     bindparam,
     func,
     insert,
     null,
     select,
-    true,
     union_all,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parlay.db.direct import DirectQuery
-from parlay.db.durable import ASYNC_COMMIT, DurabilityUnknown
-from parlay.db.models import Event, EventRecipient, RoomMember
+from parlay.db.durable import DurabilityUnknown
+from parlay.db.models import Event, EventDraft, EventRecipient, RoomMember
 from parlay.db.session import Database
 from parlay.domain.errors import TryAgain
 from parlay.realtime.hub import LiveEvent
@@ -54,53 +53,27 @@ class PendingEvent:
     recipients: frozenset[str]
 
 
-def _append_one_pg() -> Insert:
-    """One PostgreSQL statement: take the event lock, insert the event, insert its recipients.
-
-    The lock is a CTE the event's row is selected FROM, so it is taken before the row exists,
-    hence before ``nextval`` gives the row its id (the planner neither inlines nor drops a CTE
-    with a volatile function); the recipients' rows read the id from the event's CTE.  One
-    round trip instead of three, all while the lock is held: the lock window is this statement
-    and the commit, which does not wait for the disk (``parlay.db.durable``: the unit of work
-    waits for it after the commit)."""
-    lock = select(
-        func.pg_advisory_xact_lock(EVENT_LOCK_KEY).label("locked"),
-        ASYNC_COMMIT.label("async_commit"),
-    ).cte("event_lock")
-    row = select(
-        bindparam("type", type_=Event.type.type),
-        bindparam("data", type_=Event.data.type),
-        bindparam("now", type_=Event.created_at.type),
-    ).select_from(lock)
-    event = (
-        insert(Event)
-        .from_select(["type", "data", "created_at"], row)
-        .returning(Event.id)
-        .cte("event")
-    )
-    users = func.unnest(bindparam("users", type_=ARRAY(EventRecipient.user_id.type))).alias(
-        "recipient"
-    )
-    return insert(EventRecipient).from_select(
-        ["event_id", "user_id"],
-        select(event.c.id, users.column).select_from(event).join(users, true()),
-    )
-
-
-_APPEND_ONE_PG = _append_one_pg()
-
-
 async def append_events(session: AsyncSession, pending: list[PendingEvent], *, now: Any) -> None:
-    """Write ``pending`` in order: the transaction's last statements before its commit (the
-    PostgreSQL advisory lock is held from here to the commit, and only for this)."""
+    """Write ``pending`` in order, as the transaction's last statement before its commit.
+
+    PostgreSQL: as drafts (one statement), which a deferred trigger publishes into ``events``
+    as the transaction commits (migration 0015): it takes the event lock there, so the lock is
+    held for the inserts and the commit only, inside the server, never across a round trip to
+    this process or while it waits for its turn on the event loop.  The commit does not wait
+    for the disk (``parlay.db.durable``: the unit of work waits for it after the commit)."""
     if session.get_bind().dialect.name == "postgresql":
-        await session.flush()  # whatever the use case left pending goes first
-        connection = await session.connection()
-        for p in pending:  # in order; the lock is reentrant within the transaction
-            await connection.execute(
-                _APPEND_ONE_PG,
-                {"type": p.type, "data": p.data, "now": now, "users": sorted(p.recipients)},
-            )
+        await session.execute(
+            insert(EventDraft),
+            [
+                {
+                    "type": p.type,
+                    "data": p.data,
+                    "created_at": now,
+                    "recipients": sorted(p.recipients),
+                }
+                for p in pending
+            ],
+        )
         return
     rows = [Event(type=p.type, data=p.data, created_at=now) for p in pending]
     session.add_all(rows)

@@ -2,11 +2,12 @@
 commit (never before: a client must not hear of a change it cannot yet read).
 
 Live events are buffered while the use case runs and written last, just before the commit:
-whatever orders event ids (PostgreSQL's advisory lock, see ``parlay.services.events``) is then
-held only for those inserts and the commit, never while the use case waits on a row lock, so
-it cannot take part in a deadlock and does not serialize the use cases themselves.  On
-PostgreSQL that commit does not wait for the disk while it holds the lock; the unit of work
-waits for it right after, before anything is announced or answered (``parlay.db.durable``).
+whatever orders event ids (PostgreSQL's advisory lock, taken inside the COMMIT, see
+``parlay.services.events``) is then held only for those inserts and the commit, never while
+the use case waits on a row lock or this process on anything, so it cannot take part in a
+deadlock and does not serialize the use cases themselves.  On PostgreSQL that commit does not
+wait for the disk while it holds the lock; the unit of work waits for it right after, before
+anything is announced or answered (``parlay.db.durable``).
 
 ``retrying`` re-runs a whole use case when the database answers that the transaction lost a
 race it can safely retry (deadlock, serialization failure) or that its connection was lost
