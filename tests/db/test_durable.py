@@ -172,3 +172,20 @@ async def test_closing_the_flusher_answers_everyone_still_waiting(flusher: WalFl
     await flusher.close()
     outcomes = await asyncio.wait_for(asyncio.gather(*waiting, return_exceptions=True), 5)
     assert all(o is None or isinstance(o, DurabilityUnknown) for o in outcomes)
+
+
+async def test_a_long_idle_connection_is_replaced_before_the_next_commit() -> None:
+    """A connection idle for long may have been dropped on the way without a word (a proxy's
+    idle timeout): it is replaced at the next mark, before the commit, so the commit's flush
+    neither hangs on it nor is refused."""
+    require_postgres()
+    flusher = WalFlusher(PG_URL, max_idle=0.05)
+    try:
+        await flusher.wait(await flusher.mark())
+        first = flusher._connection
+        await asyncio.sleep(0.1)
+        mark = await flusher.mark()
+        assert flusher._connection is not first and first is not None and first.is_closed()
+        await flusher.wait(mark)  # confirmed on the new connection
+    finally:
+        await flusher.close()

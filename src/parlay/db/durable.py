@@ -66,6 +66,9 @@ FLUSH_SQL = "SELECT pg_logical_emit_message(true, 'parlay', '')"
 #: How long a flush (or opening the flusher's connection) may take before the commits waiting
 #: on it are reported as unknown outcomes.
 FLUSH_TIMEOUT_SECONDS = 10.0
+#: A flusher connection idle longer than this is replaced before the next commit (as the
+#: direct readers replace theirs).
+MAX_IDLE_SECONDS = 300.0
 
 
 class DurabilityUnknown(Exception):
@@ -75,11 +78,15 @@ class DurabilityUnknown(Exception):
 class WalFlusher:
     """One connection that flushes the WAL for this process, shared by all who wait on it."""
 
-    def __init__(self, dsn: str, timeout: float = FLUSH_TIMEOUT_SECONDS) -> None:
+    def __init__(
+        self, dsn: str, timeout: float = FLUSH_TIMEOUT_SECONDS, max_idle: float = MAX_IDLE_SECONDS
+    ) -> None:
         self._dsn = dsn
         self._timeout = timeout
+        self._max_idle = max_idle
         self._connection: asyncpg.Connection | None = None
         self._opened_at = 0.0
+        self._used_at = 0.0
         self._opening: asyncio.Lock | None = None
         #: The flush the next callers of ``wait`` share: it starts after the one under way.
         self._next: asyncio.Future[float] | None = None
@@ -100,6 +107,11 @@ class WalFlusher:
         (that connection is opened now if there is none)."""
         self._on_this_loop()
         connection = self._connection
+        if connection is not None and time.monotonic() - self._used_at > self._max_idle:
+            # Idle this long, it may have been dropped on the way (a proxy's or a NAT's idle
+            # timeout) without this side knowing: a flush on it would hang, then fail.
+            self._drop()
+            connection = None
         if connection is None or connection.is_closed():
             await self._connect()
         return time.monotonic()
@@ -140,6 +152,7 @@ class WalFlusher:
                 waiter.set_exception(DurabilityUnknown(str(exc)))
                 continue
             self.flushes += 1
+            self._used_at = time.monotonic()
             waiter.set_result(opened_at)
 
     async def _connect(self) -> asyncpg.Connection:
@@ -157,6 +170,7 @@ class WalFlusher:
             # Open from now on (not from when connecting began: a commit in between could
             # have been lost to a crash before this connection was made).
             self._connection, self._opened_at = connection, time.monotonic()
+            self._used_at = self._opened_at
             return connection
 
     def _drop(self) -> None:
