@@ -139,6 +139,7 @@ class WalFlusher:
                 if connection is None or connection.is_closed():
                     connection = await self._connect()
                 opened_at = self._opened_at
+                self._used_at = time.monotonic()  # in use: not to be replaced as idle
                 await connection.fetch(FLUSH_SQL, timeout=self._timeout)
             except asyncio.CancelledError:  # closing: nobody is left waiting for nothing
                 for pending in (waiter, self._next):
