@@ -210,19 +210,14 @@ async def _measure_server(backend: str, tmp: str, db_env: dict[str, str]) -> lis
             found = {}
             for name, plan in plans.items():
                 progress(f"round {n}/{ROUNDS}: {name}, {REQUESTS} requests, {CLIENTS} clients")
-                cpu = _cpu_seconds(server.pid)
+                cpu = cpu_seconds(server.pid) or 0.0
                 samples = await _measure(base, plan)
-                cpu_ms = (_cpu_seconds(server.pid) - cpu) * 1000 / len(samples)
+                cpu_ms = ((cpu_seconds(server.pid) or 0.0) - cpu) * 1000 / len(samples)
                 found[name] = (percentile(samples, 50), percentile(samples, 99), cpu_ms)
             rounds.append(found)
     finally:
         server.stop()
     return _rows(backend, rounds)
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time the server process has used so far (Linux /proc)."""
-    return cpu_seconds(pid) or 0.0
 
 
 LABELS = {

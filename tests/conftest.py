@@ -11,6 +11,7 @@ import os
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -117,6 +118,22 @@ async def app(settings: Settings) -> AsyncIterator[Any]:
     application = create_app(settings)
     async with application.router.lifespan_context(application):
         yield application
+
+
+@asynccontextmanager
+async def another_node(
+    settings: Settings, **client_options: Any
+) -> AsyncIterator[tuple[Any, httpx.AsyncClient]]:
+    """A second app node over the same database (caches, hub and broker of its own), started,
+    and a client of it (``client_options``: cookies, headers)."""
+    node = create_app(settings)
+    async with (
+        node.router.lifespan_context(node),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=node), base_url="http://testserver", **client_options
+        ) as client,
+    ):
+        yield node, client
 
 
 @pytest.fixture

@@ -8,9 +8,8 @@ from typing import Any
 import httpx
 
 from parlay.db.models import User
-from parlay.main import create_app
 from parlay.services.principals import PrincipalCache
-from tests.conftest import PASSWORD, Person
+from tests.conftest import PASSWORD, Person, another_node
 
 
 def error(r: httpx.Response) -> dict[str, Any]:
@@ -143,16 +142,11 @@ async def test_another_node_trusts_a_session_at_most_the_cache_seconds(
     app.state.ctx.principals.monotonic = lambda: seconds[0]
     assert (await alice.client.get("/api/v1/me")).status_code == 200  # node A remembers
 
-    other = create_app(settings)
-    async with (
-        other.router.lifespan_context(other),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=other),
-            base_url="http://testserver",
-            cookies={"parlay_session": alice.client.cookies["parlay_session"]},
-            headers={"X-CSRF-Token": alice.csrf},
-        ) as on_b,
-    ):
+    async with another_node(
+        settings,
+        cookies={"parlay_session": alice.client.cookies["parlay_session"]},
+        headers={"X-CSRF-Token": alice.csrf},
+    ) as (_other, on_b):
         assert (await on_b.post("/api/v1/auth/logout")).status_code == 204
         assert (await on_b.get("/api/v1/me")).status_code == 401
 

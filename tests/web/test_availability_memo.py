@@ -16,10 +16,9 @@ from sqlalchemy import update
 
 from parlay.db.calendar_models import CalendarConnection, LinkedCalendar
 from parlay.domain.intervals import Interval
-from parlay.main import create_app
 from parlay.services.calendar_busy import replace_blocks
 from parlay.settings import Settings
-from tests.conftest import Person
+from tests.conftest import Person, another_node
 from tests.web.test_scheduling import NOW
 
 ALL_DAY = {d: [{"start": "00:00", "end": "24:00"}] for d in ("mon", "tue", "wed", "thu")}
@@ -35,16 +34,9 @@ def settings(make_settings: Any) -> Settings:
 @pytest.fixture
 async def other_node(settings: Settings, bob: Person) -> AsyncIterator[httpx.AsyncClient]:
     """Bob signed in on a second node over the same database."""
-    node = create_app(settings)
-    async with (
-        node.router.lifespan_context(node),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=node),
-            base_url="http://testserver",
-            cookies=bob.client.cookies,
-            headers={"X-CSRF-Token": bob.csrf},
-        ) as client,
-    ):
+    async with another_node(
+        settings, cookies=bob.client.cookies, headers={"X-CSRF-Token": bob.csrf}
+    ) as (_node, client):
         yield client
 
 

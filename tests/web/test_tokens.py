@@ -10,9 +10,8 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-from parlay.main import create_app
 from parlay.services.principals import PrincipalCache
-from tests.conftest import Person
+from tests.conftest import Person, another_node
 
 
 def error(r: httpx.Response) -> dict[str, Any]:
@@ -155,13 +154,7 @@ async def test_a_token_used_by_many_requests_at_once_on_two_nodes_is_recorded(
     """Forty simultaneous requests with one fresh token, half on another node: every one is
     answered (no 5xx from the last-use writes racing beside them), and the use is recorded."""
     made = await make_token(alice, "busy script")
-    other = create_app(settings)
-    async with (
-        other.router.lifespan_context(other),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=other), base_url="http://testserver"
-        ) as on_b,
-    ):
+    async with another_node(settings) as (other, on_b):
         answers = await asyncio.gather(
             *(
                 (anon if n % 2 else on_b).get("/api/v1/me", headers=bearer(made["token"]))

@@ -458,10 +458,8 @@ class DirectReader:
         raw = await self._backend.fetch(compiled, _parameters(compiled, values))
         return _rows(compiled, raw)
 
-    async def fetch_one(
-        self, query: DirectQuery, *, flushed: bool = False, **values: Any
-    ) -> Row | None:
-        rows = await (self.fetch_flushed if flushed else self.fetch)(query, **values)
+    async def fetch_one(self, query: DirectQuery, **values: Any) -> Row | None:
+        rows = await self.fetch(query, **values)
         return rows[0] if rows else None
 
     async def fetch_flushed(self, query: DirectQuery, **values: Any) -> list[Row]:

@@ -152,11 +152,14 @@ async def fetch_for_user(db: Database, user_id: str, since: int) -> list[LiveEve
         .limit(BATCH)
     )
     both = union_all(listed.subquery().select(), in_rooms.subquery().select()).subquery()
-    mark = await _durable_mark(db)
-    async with db.read() as session:
-        rows = (await session.execute(select(both).order_by(both.c.id).limit(BATCH))).all()
-    if rows:  # on disk before they are sent (parlay.db.durable)
-        await _wait_durable(db, mark)
+    try:
+        mark = await db.direct.durable_mark()
+        async with db.read() as session:
+            rows = (await session.execute(select(both).order_by(both.c.id).limit(BATCH))).all()
+        if rows:  # on disk before they are sent (parlay.db.durable)
+            await db.direct.wait_durable(mark)
+    except DurabilityUnknown as exc:  # a read: asking again is harmless
+        raise TryAgain() from exc
     me = frozenset((user_id,))
     return [LiveEvent(row.id, row.type, row.data, me) for row in rows]
 
@@ -167,21 +170,7 @@ _LAST_ID = DirectQuery(select(func.coalesce(func.max(Event.id), 0).label("last")
 async def last_event_id(db: Database) -> int:
     """The newest event's id, once it is on disk: a cursor a client may resume from."""
     try:
-        row = await db.direct.fetch_one(_LAST_ID, flushed=True)
-    except DurabilityUnknown as exc:
-        raise TryAgain() from exc
-    return int(row["last"]) if row else 0
-
-
-async def _durable_mark(db: Database) -> float:
-    try:
-        return await db.direct.durable_mark()
-    except DurabilityUnknown as exc:  # the database cannot be reached
-        raise TryAgain() from exc
-
-
-async def _wait_durable(db: Database, mark: float) -> None:
-    try:
-        await db.direct.wait_durable(mark)
+        rows = await db.direct.fetch_flushed(_LAST_ID)
     except DurabilityUnknown as exc:  # a read: asking again is harmless
         raise TryAgain() from exc
+    return int(rows[0]["last"]) if rows else 0
