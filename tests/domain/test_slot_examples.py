@@ -12,6 +12,7 @@ from parlay.domain.intervals import Interval
 from parlay.domain.slots import (
     classify_start,
     compute_available_dates,
+    compute_invite_dates,
     compute_invite_slots,
     compute_slots,
     group_by_local_date,
@@ -282,3 +283,32 @@ class TestClassifyStart:
         with pytest.raises(InvalidInput) as info:
             self.classify(datetime(2026, 3, 2, 9, 30))
         assert info.value.field == "start"
+
+
+@pytest.mark.parametrize(
+    ("viewer", "thursday", "ranges", "dates"),
+    [
+        # 2010-03-05 02:00 +11 -> 2010-03-04 23:00 +08: the viewer's date goes back to the
+        # 4th for an hour (15:00-16:00 UTC), after slots on the 5th (13:00-14:00 UTC).
+        ("Antarctica/Casey", date(2010, 3, 4), [("13:00", "14:00"), ("15:00", "16:00")], (4, 5)),
+        # 2026-10-29: no transition; 2026-11-01 01:00 CDT -> 00:00 CST repeats midnight on
+        # the Sunday, the date stays: a control for the slower path taken on such days.
+        ("America/Havana", date(2026, 10, 29), [("03:00", "06:00")], (28, 29)),
+    ],
+)
+def test_dates_where_the_viewers_clock_goes_back_across_midnight(
+    viewer: str, thursday: date, ranges: list[tuple[str, str]], dates: tuple[int, int]
+) -> None:
+    """Available dates read off the runs of slots (no slot built) equal the dates of the
+    slots themselves when the viewer's local date goes backwards or midnight repeats."""
+    weekly = {"thu": [{"start": s, "end": e} for s, e in ranges], "sun": rng("03:00", "06:00")}
+    start = datetime.combine(thursday, datetime.min.time(), tzinfo=UTC) - timedelta(days=1)
+    args = (
+        parse_weekly(weekly), ZoneInfo("UTC"), timedelta(minutes=30), [],
+        start - timedelta(days=1), timedelta(0), timedelta(days=30),
+        start, start + timedelta(days=5),
+    )  # fmt: skip
+    zone = ZoneInfo(viewer)
+    expected = compute_available_dates(compute_invite_slots(*args), zone)
+    assert compute_invite_dates(*args, zone) == expected
+    assert [d.day for d in expected][:2] == list(dates)

@@ -12,6 +12,20 @@ from datetime import UTC, datetime, timedelta
 from operator import attrgetter
 
 _by_start = attrgetter("start")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def epoch_us(instant: datetime) -> int:
+    """An aware ``instant`` as whole microseconds since the Unix epoch (datetime's own
+    resolution, so exact both ways): the slot engine sweeps integers, several times cheaper
+    than datetime arithmetic."""
+    return (instant - _EPOCH) // _MICROSECOND
+
+
+def from_epoch_us(us: int) -> datetime:
+    """The UTC instant ``us`` microseconds after the Unix epoch (``epoch_us`` reversed)."""
+    return _EPOCH + timedelta(microseconds=us)
 
 
 def _to_utc(instant: datetime) -> datetime:
