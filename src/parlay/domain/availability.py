@@ -178,7 +178,7 @@ def wall_to_utc(day: date, minutes: int, zone: ZoneInfo) -> datetime:
 @lru_cache(maxsize=16384)
 def wall_to_epoch_us(day: date, minutes: int, zone: ZoneInfo) -> int:
     """``wall_to_utc`` in microseconds since the Unix epoch, remembered (the least recently
-    used first forgotten, 16,384 kept: about 2 MB): every availability read converts each
+    used first forgotten, 16,384 kept: about 4 MB): every availability read converts each
     range bound on each date of its window, the same few dates, bounds and zones over and
     over; a conversion takes ~1.5 µs, a repeat ~0.1 µs."""
     return epoch_us(wall_to_utc(day, minutes, zone))
