@@ -24,8 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from bench.common import Server, free_port, percentile, progress
-from bench.http_latency import _cpu_seconds
+from bench.common import Server, cpu_seconds, free_port, percentile, progress
 
 from parlay.video.janus_process import janus_installed, start_janus
 
@@ -148,9 +147,9 @@ def _measure(browser: Any, server: Server) -> tuple[list[float], float]:
         for _ in range(JOINS):
             page.goto(join_url)
             page.wait_for_function(PREVIEW)
-            before = _cpu_seconds(server.pid)
+            before = cpu_seconds(server.pid) or 0.0
             times.append(float(page.evaluate(JOIN_TO_FRAME)))
-            cpu += _cpu_seconds(server.pid) - before
+            cpu += (cpu_seconds(server.pid) or 0.0) - before
             page.get_by_role("button", name="Leave").click()
             page.get_by_role("button", name="Join", exact=True).wait_for()
         return times, cpu
@@ -200,9 +199,9 @@ def run() -> list[dict[str, Any]]:
             janus = start_janus(Path(tmp) / "janus")
             try:
                 with _server(Path(tmp) / "janus", janus.url) as server:
-                    janus_before = _cpu_seconds(janus.process.pid)
+                    janus_before = cpu_seconds(janus.process.pid) or 0.0
                     times, cpu = _measure(browser, server)
-                    janus_cpu = _cpu_seconds(janus.process.pid) - janus_before
+                    janus_cpu = (cpu_seconds(janus.process.pid) or 0.0) - janus_before
             finally:
                 janus.stop()
             # Janus's CPU over the same span also forwards Alice's and Bob's media meanwhile.
