@@ -79,8 +79,10 @@ def create_app(settings: Settings, container: Container | None = None) -> FastAP
             return JSONResponse({"status": "starting"}, status_code=503)
         return JSONResponse({"status": "ok"})
 
-    # FastAPI tries routes in order, one regular expression each: the API people poll most
-    # (availability, meetings, then rooms and messages) goes first.
+    # FastAPI tries the routes of each included router in order (parlay.web.routes.rooms
+    # says what a place costs): what is called most goes first: posting and reading messages,
+    # then availability and meetings, then the rest of rooms.
+    app.include_router(rooms.messages_router)
     app.include_router(scheduling.router)
     app.include_router(rooms.router)
     app.include_router(auth.router)
