@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     CompoundSelect,
+    Select,
     and_,
     bindparam,
     func,
@@ -133,35 +134,41 @@ async def fetch_after(db: Database, last_id: int) -> list[LiveEvent]:
     ]
 
 
-async def fetch_for_user(db: Database, user_id: str, since: int) -> list[LiveEvent]:
-    """Every event for ``user_id`` after cursor ``since``, in order (one batch): those listing
-    them as a recipient and those addressed to a room they are a member of.  (Each event's
-    ``recipients`` is just ``user_id``: a replay goes to one socket.)"""
+def _for_user() -> Select[Any]:
+    """Every event for ``:user_id`` after ``:since``, in order (one batch): those listing them
+    as a recipient and those addressed to a room they are a member of."""
+    user = bindparam("user_id", type_=RoomMember.user_id.type)
+    since = bindparam("since", type_=Event.id.type)
     listed = (
         select(Event.id, Event.type, Event.data)
         .join(EventRecipient, EventRecipient.event_id == Event.id)
-        .where(EventRecipient.user_id == user_id, Event.id > since)
+        .where(EventRecipient.user_id == user, Event.id > since)
         .order_by(Event.id)
         .limit(BATCH)
     )
     in_rooms = (
         select(Event.id, Event.type, Event.data)
         .join(RoomMember, _member_when_posted(Event.room_id, Event.created_at))
-        .where(RoomMember.user_id == user_id, Event.id > since)
+        .where(RoomMember.user_id == user, Event.id > since)
         .order_by(Event.id)
         .limit(BATCH)
     )
     both = union_all(listed.subquery().select(), in_rooms.subquery().select()).subquery()
+    return select(both).order_by(both.c.id).limit(BATCH)
+
+
+_FOR_USER = DirectQuery(_for_user())
+
+
+async def fetch_for_user(db: Database, user_id: str, since: int) -> list[LiveEvent]:
+    """``_for_user``'s events (one direct read; on disk before it is answered).  Each event's
+    ``recipients`` is just ``user_id``: a replay goes to one socket."""
     try:
-        mark = await db.direct.durable_mark()
-        async with db.read() as session:
-            rows = (await session.execute(select(both).order_by(both.c.id).limit(BATCH))).all()
-        if rows:  # on disk before they are sent (parlay.db.durable)
-            await db.direct.wait_durable(mark)
+        rows = await db.direct.fetch_flushed(_FOR_USER, user_id=user_id, since=since)
     except DurabilityUnknown as exc:  # a read: asking again is harmless
         raise TryAgain() from exc
     me = frozenset((user_id,))
-    return [LiveEvent(row.id, row.type, row.data, me) for row in rows]
+    return [LiveEvent(row["id"], row["type"], row["data"], me) for row in rows]
 
 
 _LAST_ID = DirectQuery(select(func.coalesce(func.max(Event.id), 0).label("last")))
