@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from bench.common import Server, cpu_seconds, free_port, on_each_backend, percentile, progress
+from bench.common import Server, free_port, live_cpu_seconds, on_each_backend, percentile, progress
 from bench.http_latency import WEEKDAYS, _measure, _person, _request
 from sqlalchemy import func, select, update
 from tests.providers.google_fixtures import GoogleEmulator
@@ -430,9 +430,9 @@ async def dates_vs_healthz(
     for n in range(1, ROUNDS + 1):
         progress(f"{tag}round {n}/{ROUNDS}: {', '.join(targets)} (provider stopped)")
         for name, wanted in requests.items():
-            began = cpu_seconds(server.pid) or 0.0
+            began = live_cpu_seconds(server.pid)
             samples = await _measure(server.base_url, wanted)
-            cpu[name].append(((cpu_seconds(server.pid) or 0.0) - began) * 1000 / len(samples))
+            cpu[name].append((live_cpu_seconds(server.pid) - began) * 1000 / len(samples))
             p50[name].append(percentile(samples, 50))
     rows: list[dict[str, Any]] = []
     for name in targets:

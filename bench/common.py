@@ -69,6 +69,15 @@ def cpu_seconds(pid: int) -> float | None:
         return None
 
 
+def live_cpu_seconds(pid: int) -> float:
+    """``cpu_seconds`` of a process a bench is measuring, which must still be running: an
+    unreadable figure stops the bench instead of being counted as zero."""
+    used = cpu_seconds(pid)
+    if used is None:
+        raise RuntimeError(f"cannot read the CPU time of process {pid}: has it exited?")
+    return used
+
+
 def postgres_pids() -> list[int]:
     """This machine's PostgreSQL server processes (postmaster and backends), by name."""
     found = []

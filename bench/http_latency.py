@@ -32,7 +32,7 @@ from bench.common import (
     PASSWORD,
     Server,
     bounded_gather,
-    cpu_seconds,
+    live_cpu_seconds,
     on_each_backend,
     percentile,
     progress,
@@ -220,9 +220,9 @@ async def _measure_server(backend: str, tmp: str, db_env: dict[str, str]) -> lis
             found = {}
             for name, plan in plans.items():
                 progress(f"round {n}/{ROUNDS}: {name}, {REQUESTS} requests, {CLIENTS} clients")
-                cpu = cpu_seconds(server.pid) or 0.0
+                cpu = live_cpu_seconds(server.pid)
                 samples = await _measure(base, plan)
-                cpu_ms = ((cpu_seconds(server.pid) or 0.0) - cpu) * 1000 / len(samples)
+                cpu_ms = (live_cpu_seconds(server.pid) - cpu) * 1000 / len(samples)
                 found[name] = (percentile(samples, 50), percentile(samples, 99), cpu_ms)
             rounds.append(found)
     finally:

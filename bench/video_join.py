@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from bench.common import Server, cpu_seconds, free_port, percentile, progress
+from bench.common import Server, free_port, live_cpu_seconds, percentile, progress
 
 from parlay.video.janus_process import janus_installed, start_janus
 
@@ -147,9 +147,9 @@ def _measure(browser: Any, server: Server) -> tuple[list[float], float]:
         for _ in range(JOINS):
             page.goto(join_url)
             page.wait_for_function(PREVIEW)
-            before = cpu_seconds(server.pid) or 0.0
+            before = live_cpu_seconds(server.pid)
             times.append(float(page.evaluate(JOIN_TO_FRAME)))
-            cpu += (cpu_seconds(server.pid) or 0.0) - before
+            cpu += live_cpu_seconds(server.pid) - before
             page.get_by_role("button", name="Leave").click()
             page.get_by_role("button", name="Join", exact=True).wait_for()
         return times, cpu
@@ -199,9 +199,9 @@ def run() -> list[dict[str, Any]]:
             janus = start_janus(Path(tmp) / "janus")
             try:
                 with _server(Path(tmp) / "janus", janus.url) as server:
-                    janus_before = cpu_seconds(janus.process.pid) or 0.0
+                    janus_before = live_cpu_seconds(janus.process.pid)
                     times, cpu = _measure(browser, server)
-                    janus_cpu = (cpu_seconds(janus.process.pid) or 0.0) - janus_before
+                    janus_cpu = live_cpu_seconds(janus.process.pid) - janus_before
             finally:
                 janus.stop()
             # Janus's CPU over the same span also forwards Alice's and Bob's media meanwhile.
